@@ -1,0 +1,182 @@
+"""Answering a question: the best passages with their article's title, source and date.
+
+Front ends (CLI, console, Telegram) call ``answer_question`` and only format the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.bm25 import score_touched, top_k
+from bot.config import AnswerSettings, Settings
+from bot.index import PassageIndex
+from bot.text import QueryTerms, highlight_spans, normalize, query_terms
+
+
+@dataclass(frozen=True)
+class Result:
+    """One answering passage and where it comes from."""
+
+    rank: int
+    score: float
+    doc_id: str
+    passage_id: str
+    passage: int  # row in the index
+    title: str
+    source: str | None
+    date: dt.date | None
+    url: str | None
+    author: str | None
+    text: str
+    matched: tuple[str, ...]  # question words found in the passage
+    spans: tuple[tuple[int, int], ...]  # where they are in ``text``
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "doc_id": self.doc_id,
+            "passage_id": self.passage_id,
+            "title": self.title,
+            "source": self.source,
+            "date": self.date.isoformat() if self.date else None,
+            "url": self.url,
+            "text": self.text,
+            "matched": list(self.matched),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot found for a question.
+
+    ``status`` is one of: "ok" (results found), "empty" (no question), "no_words" (only
+    punctuation, emoji or stop words), "no_answer" (nothing in the corpus answers).
+    """
+
+    question: str
+    status: str
+    results: tuple[Result, ...] = ()
+    truncated: bool = False  # the question was cut to the maximum length
+    has_more: bool = False  # more results exist after these
+    offset: int = 0
+    coverage: float = 0.0
+    words: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "results": [r.to_json() for r in self.results]}
+
+
+def prepare_question(question: str, max_chars: int) -> tuple[str, bool]:
+    """The question normalised and cut to ``max_chars`` at a word boundary; and whether it was cut."""
+    text = re.sub(r"\s+", " ", normalize(question or "")).strip()
+    if len(text) <= max_chars:
+        return text, False
+    cut = text.rfind(" ", 0, max_chars)
+    return text[: cut if cut > max_chars // 2 else max_chars].strip(), True
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def _word_set(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def coverage(index: PassageIndex, query: QueryTerms, passage: int, rows: list[int | None]) -> float:
+    """Share of the question's weight (idf times term weight) that the passage matches.
+
+    Words the corpus has never seen weigh as much as the rarest word, so a question about
+    something absent scores low even when a few common words match.
+    """
+    total = matched = 0.0
+    seen: set[str] = set()
+    max_idf = index.max_idf()
+    for term, weight, row in zip(query.terms, query.weights, rows):
+        if term in seen:
+            continue
+        seen.add(term)
+        idf = max(index.idf(row), 0.0) if row is not None else max_idf
+        total += weight * idf
+        if row is not None:
+            docs = index.postings(row).docs
+            pos = int(docs.searchsorted(passage))
+            if pos < len(docs) and int(docs[pos]) == passage:
+                matched += weight * idf
+    return matched / total if total > 0 else 0.0
+
+
+def answer_question(
+    index: PassageIndex,
+    question: str,
+    settings: Settings,
+    top_k_: int | None = None,
+    offset: int = 0,
+) -> Answer:
+    """The best passages for ``question`` (skipping ``offset`` results), or why there are none."""
+    options: AnswerSettings = settings.answer
+    k = max(1, min(top_k_ or options.top_k, options.max_top_k))
+    text, truncated = prepare_question(question, options.max_question_chars)
+    if not text:
+        return Answer(question or "", "empty")
+    query = query_terms(text, settings.terms, settings.stopwords, options.fold_weight)
+    if not query.terms:
+        return Answer(text, "no_words", truncated=truncated)
+    rows = [index.lookup(term) for term in query.terms]
+    postings = [index.postings(r) if r is not None else None for r in rows]
+    idf = [index.idf(r) if r is not None else 0.0 for r in rows]
+    docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
+    keep = scores > 0
+    docs, scores = docs[keep], scores[keep]
+    wanted = offset + k
+    candidates = top_k(docs, scores, max(wanted * 4, 20))
+    if not candidates:
+        return Answer(text, "no_answer", truncated=truncated, words=query.words)
+    best_coverage = coverage(index, query, candidates[0][0], rows)
+    if best_coverage < options.min_coverage:
+        return Answer(text, "no_answer", truncated=truncated, coverage=best_coverage, words=query.words)
+    chosen: list[tuple[int, float]] = []
+    shown: list[set[str]] = []
+    for passage, score in candidates:
+        words = _word_set(index.passage_text(passage))
+        if any(_jaccard(words, other) >= options.duplicate_similarity for other in shown):
+            continue
+        shown.append(words)
+        chosen.append((passage, score))
+        if len(chosen) > wanted:
+            break
+    has_more = len(chosen) > wanted or len(candidates) < len(docs) and len(chosen) >= wanted
+    page = chosen[offset:wanted]
+    results = tuple(_result(index, offset + i + 1, p, s, query) for i, (p, s) in enumerate(page))
+    if not results:
+        return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
+    return Answer(text, "ok", results, truncated, has_more, offset, best_coverage, query.words)
+
+
+def _result(index: PassageIndex, rank: int, passage: int, score: float, query: QueryTerms) -> Result:
+    article = index.passage_article(passage)
+    text = index.passage_text(passage)
+    spans = highlight_spans(text, query.words)
+    matched = tuple(
+        dict.fromkeys(w for w in query.words if highlight_spans(text, [w]))
+    )
+    date = article.get("date")
+    return Result(
+        rank=rank,
+        score=score,
+        doc_id=article["id"],
+        passage_id=f"{article['id']}#{index.passage_position(passage)}",
+        passage=passage,
+        title=article.get("title") or "",
+        source=article.get("source"),
+        date=dt.date.fromisoformat(date) if date else None,
+        url=article.get("url"),
+        author=article.get("author"),
+        text=text,
+        matched=matched,
+        spans=tuple(spans),
+    )

@@ -1,0 +1,178 @@
+"""Settings from YAML under config/, checked on load; a bad value names its key."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.bm25 import BM25Params
+from bot.text import TermOptions
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A missing or invalid setting; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    top_k: int = 3
+    max_top_k: int = 20
+    fold_weight: float = 0.3
+    min_coverage: float = 0.3
+    duplicate_similarity: float = 0.8
+    max_question_chars: int = 500
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline needs; passed in, never read from globals."""
+
+    corpus: Path
+    index_dir: Path
+    min_chars: int = 200
+    max_chars: int = 900
+    terms: TermOptions = TermOptions()
+    title_in_passages: bool = True
+    bm25: BM25Params = BM25Params()
+    answer: AnswerSettings = AnswerSettings()
+    stopwords: frozenset[str] = frozenset()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def index_fingerprint_part(self) -> dict[str, Any]:
+        """The settings that change what the index holds."""
+        return {
+            "min_chars": self.min_chars,
+            "max_chars": self.max_chars,
+            "terms": vars(self.terms),
+            "title_in_passages": self.title_in_passages,
+            "bm25": vars(self.bm25),
+        }
+
+    def with_paths(self, corpus: Path | None = None, index_dir: Path | None = None) -> Settings:
+        """The same settings with another corpus or index folder."""
+        return replace(
+            self,
+            corpus=corpus if corpus is not None else self.corpus,
+            index_dir=index_dir if index_dir is not None else self.index_dir,
+        )
+
+
+def find_config_file(explicit: str | os.PathLike | None = None) -> Path:
+    """The settings file: given explicitly, $BOT_CONFIG, ./config/settings.yaml, or the project's."""
+    for candidate in (explicit, os.environ.get("BOT_CONFIG")):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_file():
+                raise ConfigError(f"config file {path} not found")
+            return path
+    local = Path.cwd() / "config" / "settings.yaml"
+    if local.is_file():
+        return local
+    packaged = PACKAGE_ROOT / "config" / "settings.yaml"
+    if packaged.is_file():
+        return packaged
+    raise ConfigError("no config/settings.yaml found (run from the project folder or set BOT_CONFIG)")
+
+
+class _Reader:
+    """Typed access to nested YAML values with error messages that name the key."""
+
+    def __init__(self, data: dict[str, Any], source: Path):
+        self.data = data
+        self.source = source
+
+    def _get(self, key: str, default: Any) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict):
+                raise ConfigError(f"{self.source}: '{key}' is not a mapping")
+            if part not in node:
+                return default
+            node = node[part]
+        return default if node is None else node
+
+    def fail(self, key: str, what: str, value: Any) -> ConfigError:
+        return ConfigError(f"{self.source}: setting '{key}' must be {what} (got {value!r})")
+
+    def number(self, key: str, default: float, low: float, high: float, integer: bool = False) -> Any:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, "a number", value)
+        if integer and int(value) != value:
+            raise self.fail(key, "a whole number", value)
+        if not low <= value <= high:
+            raise self.fail(key, f"between {low} and {high}", value)
+        return int(value) if integer else float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", value)
+        return value
+
+    def path(self, key: str, base: Path, default: str | None = None) -> Path:
+        value = self._get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            if value is None:
+                raise ConfigError(f"{self.source}: setting '{key}' is missing")
+            raise self.fail(key, "a path", value)
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else base / path
+
+    def words(self, key: str) -> frozenset[str]:
+        value = self._get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise self.fail(key, "a list of words", value)
+        return frozenset(w.strip().lower() for x in value for w in x.split() if w.strip())
+
+
+def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
+    """Read and check the settings. Raises ConfigError naming the bad key."""
+    path = find_config_file(config_file)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    read = _Reader(data, path)
+    base = path.resolve().parent.parent
+    min_chars = read.number("passages.min_chars", 200, 1, 100_000, integer=True)
+    max_chars = read.number("passages.max_chars", 900, 50, 100_000, integer=True)
+    if min_chars > max_chars:
+        raise read.fail("passages.min_chars", f"at most passages.max_chars ({max_chars})", min_chars)
+    answer = AnswerSettings(
+        top_k=read.number("answer.top_k", 3, 1, 100, integer=True),
+        max_top_k=read.number("answer.max_top_k", 20, 1, 1000, integer=True),
+        fold_weight=read.number("answer.fold_weight", 0.3, 0, 1),
+        min_coverage=read.number("answer.min_coverage", 0.3, 0, 1),
+        duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
+        max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
+    )
+    return Settings(
+        corpus=read.path("corpus", base),
+        index_dir=read.path("index_dir", base, ".cache/index"),
+        min_chars=min_chars,
+        max_chars=max_chars,
+        terms=TermOptions(
+            bigrams=read.flag("text.bigrams", True),
+            words=read.flag("text.words", True),
+            codes=read.flag("text.codes", True),
+            folded=read.flag("text.folded", True),
+        ),
+        title_in_passages=read.flag("text.title_in_passages", True),
+        bm25=BM25Params(
+            k1=read.number("bm25.k1", 1.5, 0, 100),
+            b=read.number("bm25.b", 0.75, 0, 1),
+            epsilon=read.number("bm25.epsilon", 0.25, 0, 100),
+        ),
+        answer=answer,
+        stopwords=read.words("stopwords"),
+        raw=data,
+    )

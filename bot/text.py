@@ -1,0 +1,283 @@
+"""Vietnamese text processing shared by passages and questions.
+
+Everything here is a pure function: text in, text or terms out.
+
+The pipeline for indexing terms is:
+normalise (NFC, one tone-mark style, no stray control or zero-width characters)
+-> pyvi word segmentation on the cased text -> lower-case -> terms:
+syllables, adjacent-syllable bigrams, pyvi multi-syllable words, document codes
+and dates kept whole ("128/nq-cp", "4/8/2020"), and an accent-folded copy of each
+(prefixed with ``~``) so that questions typed without diacritics still match.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# --- normalisation ---------------------------------------------------------------------
+
+# Old-style tone placement puts the mark on the second vowel of an open "oa", "oe", "uy"
+# syllable (hoà, khoẻ, thuỷ); the canonical form here puts it on the first (hòa, khỏe, thủy).
+_TONES = {
+    "\u0300": "grave",
+    "\u0301": "acute",
+    "\u0309": "hook",
+    "\u0303": "tilde",
+    "\u0323": "dot",
+}
+_OLD_TONE_RE = re.compile(
+    r"(?<![qQ])([oO])([aAeE])([\u0300\u0301\u0309\u0303\u0323])(?![\w\u0300-\u036f])"
+    r"|(?<![qQ])([uU])([yY])([\u0300\u0301\u0309\u0303\u0323])(?![\w\u0300-\u036f])"
+)
+_INVISIBLE_RE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def _move_tone(match: re.Match) -> str:
+    if match.group(1):
+        first, second, tone = match.group(1), match.group(2), match.group(3)
+    else:
+        first, second, tone = match.group(4), match.group(5), match.group(6)
+    return first + tone + second
+
+
+def canonical_tones(text: str) -> str:
+    """Put tone marks in one place: 'hoà' -> 'hòa', 'thuỷ' -> 'thủy', 'tuỵ' -> 'tụy'."""
+    decomposed = unicodedata.normalize("NFD", text)
+    moved = _OLD_TONE_RE.sub(_move_tone, decomposed)
+    return unicodedata.normalize("NFC", moved)
+
+
+def normalize(text: str) -> str:
+    """NFC, one tone-mark style, no control or zero-width characters, single spaces.
+
+    Newlines are kept (they separate paragraphs); '_' becomes a space because pyvi
+    uses it to join the syllables of a word.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE_RE.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_RE.sub(" ", text)
+    text = text.replace("_", " ")
+    text = _SPACE_RE.sub(" ", text)
+    return canonical_tones(text)
+
+
+def fold_accents(text: str) -> str:
+    """Remove Vietnamese diacritics: 'Đảng viên' -> 'Dang vien' ('đ' folds to 'd' too)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped.replace("đ", "d").replace("Đ", "D")
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text carries any Vietnamese diacritic (or 'đ')."""
+    return fold_accents(text) != unicodedata.normalize("NFC", text)
+
+
+# --- segmentation ----------------------------------------------------------------------
+
+# Document codes and dates: "128/NQ-CP", "05-CT/TW", "08-KL/ĐU", "4/8/2020", "2020-2025",
+# "7/8", "COVID-19". Letters or digits joined by '/', '-' or '.' without spaces, with a digit
+# or a '/' somewhere.
+_CODE_RE = re.compile(r"(?<![\w/.-])(\w+(?:[/.-]\w+)+)(?![\w/-])")
+_DATE_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_WORD_PIECE_RE = re.compile(r"\w+")
+_SYLLABLE_OK_RE = re.compile(r"^\w+$")
+_TOKEN_PIECE_RE = re.compile(r"([^\w]+)")
+_PUNCT_RE = re.compile(r"[^\w]+")
+
+
+def find_codes(text: str) -> list[str]:
+    """Document codes, dates and ranges in the text, lower-cased, 'TƯ' written 'TW'."""
+    codes: list[str] = []
+    for match in _CODE_RE.finditer(text):
+        raw = match.group(1)
+        if not (any(ch.isdigit() for ch in raw) or "/" in raw):
+            continue
+        code = raw.lower().replace("tư", "tw")
+        codes.append(code)
+        date = _DATE_RE.match(code)
+        if date:  # "4/8/2020" also answers "4/8"
+            codes.append(f"{int(date.group(1))}/{int(date.group(2))}")
+    return codes
+
+
+@lru_cache(maxsize=1)
+def _pyvi_tokenizer():
+    from pyvi import ViTokenizer  # imported lazily: it takes almost a second
+
+    return ViTokenizer
+
+
+def segment(text: str) -> list[list[str]]:
+    """Split text into runs of words with pyvi; each word is a list of its syllables.
+
+    Runs break at punctuation, so that bigrams never cross a comma or a full stop.
+    Cased text goes to pyvi (it segments better before lower-casing); the syllables come
+    back lower-cased.
+    """
+    runs: list[list[list[str]]] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        run: list[list[str]] = []
+        for token in _pyvi_tokenizer().tokenize(line).split(" "):
+            # pyvi glues across a Roman numeral's full stop ("XIII._Ủy_viên"): anything that
+            # is not a word character or the '_' joiner splits the token and ends the run.
+            for piece in _TOKEN_PIECE_RE.split(token):
+                if not piece:
+                    continue
+                syllables = [s.lower() for s in piece.split("_") if s]
+                if _PUNCT_RE.fullmatch(piece) or not syllables:
+                    if run:
+                        runs.append(run)
+                    run = []
+                else:
+                    run.append(syllables)
+        if run:
+            runs.append(run)
+    return runs
+
+
+# --- terms -----------------------------------------------------------------------------
+
+FOLD_PREFIX = "~"
+
+
+@dataclass(frozen=True)
+class TermOptions:
+    """Which kinds of terms a text yields (see config 'text')."""
+
+    bigrams: bool = True
+    words: bool = True
+    codes: bool = True
+    folded: bool = True
+
+
+def _exact_terms(text: str, options: TermOptions) -> list[str]:
+    terms: list[str] = []
+    for run in segment(text):
+        syllables: list[str] = []
+        for word in run:
+            syllables.extend(word)
+            if options.words and len(word) > 1:
+                terms.append("_".join(word))
+        terms.extend(syllables)
+        if options.bigrams:
+            terms.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]))
+    if options.codes:
+        terms.extend(find_codes(text))
+    return terms
+
+
+def index_terms(text: str, options: TermOptions = TermOptions()) -> list[str]:
+    """The terms a passage is indexed under (text should already be normalised)."""
+    terms = _exact_terms(text, options)
+    if options.folded:
+        terms.extend(FOLD_PREFIX + fold_accents(t) for t in list(terms))
+    return terms
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """A question's terms with their weights, and the words it was made of."""
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    words: tuple[str, ...]
+    accented: bool
+
+
+def query_terms(
+    question: str,
+    options: TermOptions = TermOptions(),
+    stopwords: frozenset[str] = frozenset(),
+    fold_weight: float = 0.3,
+) -> QueryTerms:
+    """Terms of a question, without stop words, each with a weight.
+
+    A question with diacritics matches exact terms at full weight and folded ones at
+    ``fold_weight`` (exact accents rank first). A question without any diacritics is
+    matched on folded terms only.
+    """
+    text = normalize(question)
+    accented = has_diacritics(text)
+    exact: list[str] = []
+    words: list[str] = []
+    for run in segment(text):
+        syllables: list[str] = []
+        for word in run:
+            kept = [s for s in word if s not in stopwords]
+            if not kept:
+                syllables.append("")  # a stop word breaks bigrams around it
+                continue
+            syllables.extend(word)
+            words.append(" ".join(word))
+            if options.words and len(word) > 1:
+                exact.append("_".join(word))
+        exact.extend(s for s in syllables if s and s not in stopwords)
+        if options.bigrams:
+            exact.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]) if a and b)
+    if options.codes:
+        codes = find_codes(text)
+        exact.extend(codes)
+        words.extend(codes)
+    terms: list[str] = []
+    weights: list[float] = []
+    if accented:
+        terms.extend(exact)
+        weights.extend([1.0] * len(exact))
+    if options.folded:
+        terms.extend(FOLD_PREFIX + fold_accents(t) for t in exact)
+        weights.extend([fold_weight if accented else 1.0] * len(exact))
+    elif not accented:
+        terms.extend(exact)
+        weights.extend([1.0] * len(exact))
+    return QueryTerms(tuple(terms), tuple(weights), tuple(dict.fromkeys(words)), accented)
+
+
+def highlight_spans(text: str, words: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
+    """Character spans in ``text`` of the given words (single or multi-syllable).
+
+    Matching ignores case, tone-mark style and, for words typed without diacritics,
+    accents. Spans are sorted and do not overlap.
+    """
+    if not words:
+        return []
+    pieces = [(m.start(), m.end(), m.group(0)) for m in _WORD_PIECE_RE.finditer(text)]
+    keys_exact = [canonical_tones(unicodedata.normalize("NFC", p[2])).lower() for p in pieces]
+    keys_folded = [fold_accents(k) for k in keys_exact]
+    spans: list[tuple[int, int]] = []
+    for word in words:
+        target = [canonical_tones(normalize(s)).lower() for s in re.split(r"[\s_]+", word) if s]
+        if not target:
+            continue
+        if any(not _SYLLABLE_OK_RE.match(s) for s in target):  # a code: find it literally
+            for m in re.finditer(re.escape(word), text, flags=re.IGNORECASE):
+                spans.append((m.start(), m.end()))
+            continue
+        folded = not has_diacritics(word)
+        keys = keys_folded if folded else keys_exact
+        n = len(target)
+        for i in range(len(pieces) - n + 1):
+            if keys[i : i + n] == target:
+                spans.append((pieces[i][0], pieces[i + n - 1][1]))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and (start <= merged[-1][1] or not text[merged[-1][1] : start].strip()):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph at sentence ends ('.', '!', '?', '…' followed by a capital or quote)."""
+    parts = re.split(r"(?<=[.!?…])\s+(?=[\"“(\[A-ZÀ-ỸĐ0-9])", text.strip())
+    return [p for p in parts if p]
