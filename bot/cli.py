@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="console chat (no Telegram token needed)")
     _add_paths(p)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN, Bot API address from TELEGRAM_API_BASE_URL)",
+    )
+    _add_paths(p)
     return parser
 
 
@@ -84,12 +90,17 @@ def _report(report: BuildReport, stream=sys.stderr) -> None:
     )
 
 
-def open_index(settings: Settings, quiet: bool = False):
-    """The index, built or refreshed when needed; missing corpus is a UserError."""
+def open_index_with_report(settings: Settings):
+    """The index, built or refreshed when needed, and what was done; missing corpus is a UserError."""
     try:
-        index, report = ensure_index(settings, progress=sys.stderr.isatty())
+        return ensure_index(settings, progress=sys.stderr.isatty())
     except FileNotFoundError:
         raise UserError(f"corpus not found: {settings.corpus}") from None
+
+
+def open_index(settings: Settings, quiet: bool = False):
+    """The index, built or refreshed when needed; missing corpus is a UserError."""
+    index, report = open_index_with_report(settings)
     if not quiet or report.action != "loaded":
         _report(report)
     return index
@@ -166,12 +177,43 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return run_console(open_index(settings), settings, load_messages())
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise UserError(
+            "TELEGRAM_BOT_TOKEN is not set: export the token BotFather gave you, "
+            "or run 'python -m bot chat' for a console chat"
+        )
+    from telegram.error import TelegramError
+
+    from bot.telegram_bot import BotState, serve
+
+    settings = _settings(args)
+    index, report = open_index_with_report(settings)
+    _report(report)
+    print(
+        f"index {report.action}: {report.articles} articles, {report.passages} passages "
+        f"from {settings.corpus} ({settings.index_dir})",
+        flush=True,
+    )
+    messages = load_messages()
+    examples = messages.examples()
+    if examples:  # load the word segmenter now, so the first question is answered quickly
+        answer_question(index, examples[0], settings)
+    try:
+        serve(BotState(settings, messages, index), token, os.environ.get("TELEGRAM_API_BASE_URL") or None)
+    except TelegramError as exc:
+        raise UserError(f"Telegram: {str(exc).replace(token, '<token>')}") from None
+    return 0
+
+
 COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
     "sources": cmd_sources,
     "source": cmd_source,
     "chat": cmd_chat,
+    "serve": cmd_serve,
 }
 
 

@@ -30,6 +30,27 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    """How the Telegram bot runs. The token is never here: it comes from TELEGRAM_BOT_TOKEN."""
+
+    mode: str = "polling"  # "polling" or "webhook"
+    polling_timeout: int = 30  # seconds a getUpdates long poll may wait
+    webhook_url: str = ""  # public https URL Telegram posts updates to (webhook mode)
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+    allowed_chat_ids: frozenset[int] = frozenset()  # empty: every chat may use the bot
+    admin_user_ids: frozenset[int] = frozenset()  # may use /reload
+    sources_page_size: int = 10
+    inline_results: int = 5
+    concurrent_updates: int = 8  # updates handled at the same time
+
+    def allows(self, chat_id: int | None) -> bool:
+        """Whether a chat (or, for inline queries, a user) may use the bot."""
+        return not self.allowed_chat_ids or chat_id in self.allowed_chat_ids
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the pipeline needs; passed in, never read from globals."""
 
@@ -42,6 +63,7 @@ class Settings:
     bm25: BM25Params = BM25Params()
     answer: AnswerSettings = AnswerSettings()
     stopwords: frozenset[str] = frozenset()
+    telegram: TelegramSettings = TelegramSettings()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def index_fingerprint_part(self) -> dict[str, Any]:
@@ -125,6 +147,26 @@ class _Reader:
         path = Path(os.path.expanduser(value))
         return path if path.is_absolute() else base / path
 
+    def choice(self, key: str, default: str, options: tuple[str, ...]) -> str:
+        value = self._get(key, default)
+        if value not in options:
+            raise self.fail(key, "one of " + ", ".join(options), value)
+        return value
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(key, "a text", value)
+        return value.strip()
+
+    def ids(self, key: str) -> frozenset[int]:
+        value = self._get(key, [])
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+            raise self.fail(key, "a list of numeric Telegram ids", value)
+        return frozenset(value)
+
     def words(self, key: str) -> frozenset[str]:
         value = self._get(key, [])
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
@@ -157,6 +199,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     )
     return Settings(
         corpus=read.path("corpus", base),
+        telegram=load_telegram_settings(read),
         index_dir=read.path("index_dir", base, ".cache/index"),
         min_chars=min_chars,
         max_chars=max_chars,
@@ -175,4 +218,25 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         answer=answer,
         stopwords=read.words("stopwords"),
         raw=data,
+    )
+
+
+def load_telegram_settings(read: _Reader) -> TelegramSettings:
+    """The ``telegram:`` section, checked; webhook mode needs a public https URL."""
+    mode = read.choice("telegram.mode", "polling", ("polling", "webhook"))
+    webhook_url = read.text("telegram.webhook.url")
+    if mode == "webhook" and not webhook_url.startswith(("https://", "http://")):
+        raise read.fail("telegram.webhook.url", "the bot's public URL (https://...) in webhook mode", webhook_url)
+    return TelegramSettings(
+        mode=mode,
+        polling_timeout=read.number("telegram.polling_timeout", 30, 0, 600, integer=True),
+        webhook_url=webhook_url,
+        webhook_listen=read.text("telegram.webhook.listen", "0.0.0.0") or "0.0.0.0",
+        webhook_port=read.number("telegram.webhook.port", 8443, 1, 65535, integer=True),
+        webhook_path=read.text("telegram.webhook.path", "telegram").strip("/"),
+        allowed_chat_ids=read.ids("telegram.allowed_chat_ids"),
+        admin_user_ids=read.ids("telegram.admin_user_ids"),
+        sources_page_size=read.number("telegram.sources_page_size", 10, 1, 30, integer=True),
+        inline_results=read.number("telegram.inline_results", 5, 1, 50, integer=True),
+        concurrent_updates=read.number("telegram.concurrent_updates", 8, 1, 256, integer=True),
     )

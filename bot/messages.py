@@ -34,6 +34,14 @@ class Messages:
             raise KeyError(f"message {key!r} missing from config/messages.yaml")
         return str(template).format(**values) if values else str(template)
 
+    def mapping(self, key: str, lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+        """A table of texts under ``key`` (e.g. command descriptions), falling back to Vietnamese."""
+        table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
+        value = table.get(key) or self.texts[DEFAULT_LANGUAGE].get(key)
+        if not isinstance(value, dict):
+            raise KeyError(f"message table {key!r} missing from config/messages.yaml")
+        return {str(k): str(v) for k, v in value.items()}
+
     def examples(self, lang: str = DEFAULT_LANGUAGE) -> list[str]:
         table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
         return list(table.get("examples") or self.texts[DEFAULT_LANGUAGE].get("examples") or [])

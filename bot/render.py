@@ -88,8 +88,13 @@ def render_answer(
     as_html: bool = False,
     limit: int = TELEGRAM_LIMIT,
     limit_question: int = 500,
+    question_chars: int = 200,
 ) -> str:
-    """The whole reply to a question, within ``limit`` characters."""
+    """The whole reply to a question, within ``limit`` characters.
+
+    The first line is the header with the question (up to ``question_chars``); the
+    Telegram bot reads it back from the message when a button under it is pressed.
+    """
     example = messages.examples(lang)[0] if messages.examples(lang) else ""
     notes = []
     if answer.truncated:
@@ -103,7 +108,7 @@ def render_answer(
             return "\n".join(notes + [_esc(messages.get("no_more", lang), as_html)])
         body = [_esc(messages.get("no_answer", lang), as_html), _esc(messages.get("no_answer_hint", lang), as_html)]
         return "\n".join(notes + body)
-    header = _bold(_esc(messages.get("answer_header", lang, question=_short(answer.question, 200)), as_html), as_html)
+    header = _bold(_esc(messages.get("answer_header", lang, question=_short(answer.question, question_chars)), as_html), as_html)
     parts = [header] + notes
     budget = limit - sum(len(p) + 2 for p in parts) - 10
     per_result = max(200, budget // len(answer.results) - 150)
@@ -131,12 +136,32 @@ def render_sources(
     )
     shown = sources[start : start + count if count else None]
     lines = [_bold(_esc(header, as_html), as_html)]
-    for s in shown:
-        ident = f"<code>{_esc(s.id, True)}</code>" if as_html else f"[{s.id}]"
-        lines.append(
-            f"{ident} {_esc(s.title, as_html)} — {_esc(format_source(s.source, messages, lang), as_html)}, "
-            f"{format_date(s.date, messages, lang)}"
-        )
+    lines.extend(source_line(s, messages, lang, as_html) for s in shown)
+    return "\n".join(lines)
+
+
+def source_line(info: SourceInfo, messages: Messages, lang: str = "vi", as_html: bool = False) -> str:
+    """'[004] Title — Source, 04/08/2020' (the id in <code> in HTML)."""
+    ident = f"<code>{_esc(info.id, True)}</code>" if as_html else f"[{info.id}]"
+    return (
+        f"{ident} {_esc(info.title, as_html)} — {_esc(format_source(info.source, messages, lang), as_html)}, "
+        f"{format_date(info.date, messages, lang)}"
+    )
+
+
+def render_cited_sources(
+    sources: list[SourceInfo], messages: Messages, lang: str = "vi", as_html: bool = False,
+    limit: int = TELEGRAM_LIMIT,
+) -> str:
+    """The articles behind the passages of an answer, each with its link, ready to cite."""
+    lines = [_bold(_esc(messages.get("passage_sources_header", lang), as_html), as_html)]
+    for info in sources:
+        line = source_line(info, messages, lang, as_html)
+        if info.url:
+            line += "\n" + (html.escape(info.url, quote=False) if as_html else info.url)
+        if sum(len(x) + 1 for x in lines) + len(line) > limit:
+            break
+        lines.append(line)
     return "\n".join(lines)
 
 
