@@ -410,10 +410,19 @@ async def on_startup(application: Application) -> None:
           "press Ctrl+C to stop", flush=True)
 
 
-def file_base_url(base_url: str) -> str:
-    """The file-download address matching a Bot API address ('.../bot' -> '.../file/bot')."""
-    trimmed = base_url.rstrip("/")
-    return trimmed[: -len("/bot")] + "/file/bot" if trimmed.endswith("/bot") else trimmed + "/file"
+def api_urls(base_url: str) -> tuple[str, str]:
+    """PTB's ``base_url`` and ``base_file_url`` for a Bot API address.
+
+    ``http://127.0.0.1:8081/bot`` (the documented form), ``http://127.0.0.1:8081`` and
+    ``.../bot{token}`` all work; files are fetched from the same server.
+    """
+    value = base_url.strip()
+    if "{token}" in value:
+        return value, value.replace("/bot{token}", "/file/bot{token}")
+    trimmed = value.rstrip("/")
+    if not trimmed.endswith("/bot"):
+        trimmed += "/bot"
+    return trimmed, trimmed[: -len("/bot")] + "/file/bot"
 
 
 def build_application(state: BotState, token: str, base_url: str | None = None) -> Application:
@@ -431,7 +440,8 @@ def build_application(state: BotState, token: str, base_url: str | None = None) 
         .post_init(on_startup)
     )
     if base_url:
-        builder = builder.base_url(base_url).base_file_url(file_base_url(base_url))
+        api_url, file_url = api_urls(base_url)
+        builder = builder.base_url(api_url).base_file_url(file_url)
     application = builder.build()
     application.bot_data["state"] = state
     application.add_handler(TypeHandler(Update, gate), group=-1)
