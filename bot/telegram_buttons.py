@@ -73,26 +73,26 @@ def first_line(text: str | None) -> str:
     return (text or "").split("\n", 1)[0].strip()
 
 
-def question_of(message_text: str | None, messages: Messages) -> str | None:
-    """The question an answer message was written for, read from its header line."""
+def _header_value(message_text: str | None, messages: Messages, key: str, field: str) -> str | None:
+    """The ``field`` of template ``key`` (any language) in the message's first line ('' if the
+    template has no such field), or None when the line is not that header."""
     line = first_line(message_text)
     for lang in messages.texts:
-        found = parse_template(messages.get("answer_header", lang), line)
-        if found:
-            return found["question"]
+        found = parse_template(messages.get(key, lang), line)
+        if found is not None:
+            return found.get(field, "")
     return None
+
+
+def question_of(message_text: str | None, messages: Messages) -> str | None:
+    """The question an answer message was written for, read from its header line."""
+    return _header_value(message_text, messages, "answer_header", "question")
 
 
 def sources_query_of(message_text: str | None, messages: Messages) -> str | None:
     """The /sources filter a listing message was written for ('' for the full list)."""
-    line = first_line(message_text)
-    for lang in messages.texts:
-        found = parse_template(messages.get("sources_filtered", lang), line)
-        if found:
-            return found["query"]
-        if parse_template(messages.get("sources_header", lang), line) is not None:
-            return ""
-    return None
+    query = _header_value(message_text, messages, "sources_filtered", "query")
+    return query if query is not None else _header_value(message_text, messages, "sources_header", "query")
 
 
 def answer_keyboard(answer: Answer, messages: Messages, lang: str, page_size: int) -> InlineKeyboardMarkup | None:
