@@ -254,23 +254,25 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = _state(context)
     query = " ".join(_after_command(update.effective_message.text).split())[:100]
-    text, keyboard = compose_sources(state, query, _lang(update, state))
+    text, keyboard = await asyncio.to_thread(compose_sources, state, query, _lang(update, state))
     await update.effective_message.reply_html(text, reply_markup=keyboard)
+
+
+def compose_source(state: BotState, article_id: str, lang: str) -> str:
+    """One article's details, or the usage line, or 'no such article'."""
+    if not article_id:
+        example = state.index.articles[0]["id"] if state.index.articles else "000"
+        return _text(state, "source_usage", lang, example=example)
+    found = get_source(state.index, article_id)
+    if found is None:
+        return _text(state, "source_not_found", lang, id=_short(article_id, 100))
+    return render_source(*found, state.messages, lang, as_html=True)
 
 
 async def on_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = _state(context)
-    lang = _lang(update, state)
     article_id = _after_command(update.effective_message.text).strip()
-    if not article_id:
-        example = state.index.articles[0]["id"] if state.index.articles else "000"
-        text = _text(state, "source_usage", lang, example=example)
-    else:
-        found = get_source(state.index, article_id)
-        if found is None:
-            text = _text(state, "source_not_found", lang, id=_short(article_id, 100))
-        else:
-            text = render_source(*found, state.messages, lang, as_html=True)
+    text = await asyncio.to_thread(compose_source, state, article_id, _lang(update, state))
     await update.effective_message.reply_html(text)
 
 
@@ -325,7 +327,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if data.kind == PAGE:
             wanted = sources_query_of(shown, state.messages)
             if wanted is not None and data.matches(wanted):
-                text, keyboard = compose_sources(state, wanted, lang, data.offset)
+                text, keyboard = await asyncio.to_thread(compose_sources, state, wanted, lang, data.offset)
                 await _edit(update, text, keyboard)
                 await query.answer()
                 return

@@ -390,3 +390,39 @@ def test_console_answers_with_the_same_text_as_the_bot(bot, shipped):
     assert shown(source.params) in console
     assert MESSAGES.get("more_results") in console  # the console's stand-in for the button
     assert replies
+
+
+def test_links_and_special_characters_are_escaped(api, shipped, tmp_path):
+    settings, _ = shipped
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "---\nid: a&b\ntitle: Giá điện <bậc 1> & bậc 2 tăng từ tháng 5\nsource: Báo Công Thương & Đời sống\n"
+        "date: 2024-05-02\nurl: https://example.org/gia-dien?a=1&b=\"2\"\n---\n\n"
+        "Từ ngày 4/5, giá điện bán lẻ bình quân tăng 4,8% so với trước, tức là <2.000 đồng> mỗi kWh cho bậc 1 "
+        "& bậc 2, theo quyết định của Bộ Công Thương về điều chỉnh giá bán lẻ điện sinh hoạt.\n",
+        encoding="utf-8",
+    )
+    for n, topic in enumerate(["Hà Nội khởi công cầu Tứ Liên bắc qua sông Hồng", "Đà Nẵng đón khách du lịch dịp lễ"]):
+        (corpus / f"other{n}.md").write_text(
+            f"---\nid: o{n}\ntitle: {topic}\nsource: Báo Tin tức\ndate: 2024-04-0{n + 1}\n---\n\n"
+            f"{topic}. Thành phố cho biết công việc được chuẩn bị kỹ lưỡng trong nhiều tháng qua với sự tham gia "
+            "của nhiều sở ngành, và người dân được thông báo trước về các thay đổi trong giao thông.\n",
+            encoding="utf-8",
+        )
+    settings = settings.with_paths(corpus, tmp_path / "index")
+    index, _ = ensure_index(settings)
+    with bot_running(api, settings, index):
+        api.send("Giá điện bán lẻ tăng bao nhiêu phần trăm?")
+        reply = api.wait_for("sendMessage", to_chat(USER["id"]))[0]
+        html_text = reply.params["text"]
+        plain = shown(reply.params)
+        assert '<a href="https://example.org/gia-dien?a=1&amp;b=&quot;2&quot;">' in html_text
+        assert "1. Giá điện <bậc 1> & bậc 2 tăng từ tháng 5 — Báo Công Thương & Đời sống, 02/05/2024" in plain
+        assert "<2.000 đồng>" in plain and "4,8%" in plain
+        api.press(api.current(reply), button(reply.params, "button_sources"))
+        cited = shown(api.wait_for("sendMessage", to_chat(USER["id"]), count=2)[1].params)
+        assert "a&b Giá điện <bậc 1> & bậc 2" in cited and 'https://example.org/gia-dien?a=1&b="2"' in cited
+        api.send("/source a&b")
+        detail = shown(api.wait_for("sendMessage", to_chat(USER["id"]), count=3)[2].params)
+        assert "Liên kết: https://example.org/gia-dien?a=1&b=\"2\"" in detail
