@@ -147,7 +147,7 @@ def test_forged_or_stale_button_data_is_answered_politely(bot):
     bot.send(QUESTION)
     answer = bot.wait_for("sendMessage", to_chat(USER["id"]))[0]
     message = bot.current(answer)
-    greeting = bot.send("/start")
+    bot.send("/start")
     start = bot.wait_for("sendMessage", to_chat(USER["id"]), count=2)[1]
     forged = [
         (message, "m|3|deadbeef"),  # the hash does not match the question
@@ -161,7 +161,6 @@ def test_forged_or_stale_button_data_is_answered_politely(bot):
     replies = bot.wait_for("answerCallbackQuery", count=len(forged))
     assert all(r.params.get("text") == MESSAGES.get("stale_button") for r in replies)
     assert not bot.calls_of("editMessageText")
-    assert greeting  # the /start message was only a target
 
 
 def test_empty_question_and_unknown_command_get_usage(bot):
@@ -380,7 +379,6 @@ def test_console_answers_with_the_same_text_as_the_bot(bot, shipped):
     settings, index = shipped
     out = io.StringIO()
     run_console(index, settings, MESSAGES, stdin=io.StringIO(f"{QUESTION}\n/source 004\n"), stdout=out)
-    replies = out.getvalue().split("\n\n")
     bot.send(QUESTION)
     bot.send("/source 004")
     answer, source = bot.wait_for("sendMessage", to_chat(USER["id"]), count=2)
@@ -389,7 +387,6 @@ def test_console_answers_with_the_same_text_as_the_bot(bot, shipped):
     assert answer_text in console
     assert shown(source.params) in console
     assert MESSAGES.get("more_results") in console  # the console's stand-in for the button
-    assert replies
 
 
 def test_links_and_special_characters_are_escaped(api, shipped, tmp_path):
