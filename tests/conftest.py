@@ -1,0 +1,38 @@
+"""Shared fixtures: the shipped corpus indexed once per test session into a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.index import PassageIndex, ensure_index
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    """Project settings with the index in a temporary folder."""
+    base = load_settings(PROJECT / "config" / "settings.yaml")
+    return base.with_paths(PROJECT / "corpus", tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def shipped_index(settings) -> PassageIndex:
+    index, _ = ensure_index(settings)
+    return index
+
+
+def write_article(folder: Path, name: str, title: str, text: str, **meta) -> Path:
+    """Write a corpus .md file with front matter (for tests that need their own corpus)."""
+    import yaml
+
+    front = {"title": title, **meta}
+    path = folder / name
+    path.write_text(
+        "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + text,
+        encoding="utf-8",
+    )
+    return path
