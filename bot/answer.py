@@ -6,6 +6,7 @@ Front ends (CLI, console, Telegram) call ``answer_question`` and only format the
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,15 @@ def _word_set(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
+def _weight_idf(n_passages: int, df: int) -> float:
+    """An always-positive idf (log(1 + (N - df + 0.5) / (df + 0.5))) for weighing question words.
+
+    BM25Okapi's own idf is zero or negative for words in half the passages or more, which in
+    a small corpus is most words; this one still orders words from common to rare.
+    """
+    return math.log(1 + (n_passages - df + 0.5) / (df + 0.5))
+
+
 def coverage(index: PassageIndex, query: QueryTerms, passage: int, rows: list[int | None]) -> float:
     """Share of the question's weight (idf times term weight) that the passage matches.
 
@@ -95,18 +105,20 @@ def coverage(index: PassageIndex, query: QueryTerms, passage: int, rows: list[in
     """
     total = matched = 0.0
     seen: set[str] = set()
-    max_idf = index.max_idf()
+    n = index.n_passages
     for term, weight, row in zip(query.terms, query.weights, rows):
         if term in seen:
             continue
         seen.add(term)
-        idf = max(index.idf(row), 0.0) if row is not None else max_idf
+        if row is None:
+            total += weight * _weight_idf(n, 0)
+            continue
+        docs = index.postings(row).docs
+        idf = _weight_idf(n, len(docs))
         total += weight * idf
-        if row is not None:
-            docs = index.postings(row).docs
-            pos = int(docs.searchsorted(passage))
-            if pos < len(docs) and int(docs[pos]) == passage:
-                matched += weight * idf
+        pos = int(docs.searchsorted(passage))
+        if pos < len(docs) and int(docs[pos]) == passage:
+            matched += weight * idf
     return matched / total if total > 0 else 0.0
 
 
@@ -130,8 +142,6 @@ def answer_question(
     postings = [index.postings(r) if r is not None else None for r in rows]
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]
     docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
-    keep = scores > 0
-    docs, scores = docs[keep], scores[keep]
     wanted = offset + k
     candidates = top_k(docs, scores, max(wanted * 4, 20))
     if not candidates:

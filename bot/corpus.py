@@ -129,6 +129,15 @@ def article_from_record(record: Any, default_id: str, path: str) -> Article:
     )
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: dates stay text and go through parse_date."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
@@ -141,7 +150,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
             raise ArticleError("front matter is not closed with a '---' line")
         return {}, text
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = yaml.load(match.group(1), Loader=_FrontMatterLoader) or {}
     except yaml.YAMLError as exc:
         raise ArticleError(f"broken front matter: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -240,6 +249,8 @@ def load_corpus(root: Path) -> Corpus:
             problems.append(LoadProblem(str(path), str(exc)))
         except OSError as exc:
             problems.append(LoadProblem(str(path), f"cannot read: {exc.strerror or exc}"))
+        except Exception as exc:  # one odd file must never stop the rest from loading
+            problems.append(LoadProblem(str(path), f"cannot load: {type(exc).__name__}: {exc}"))
     seen: set[str] = set()
     unique: list[Article] = []
     for article in articles:

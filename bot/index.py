@@ -254,13 +254,6 @@ class PassageIndex:
     def idf(self, row: int) -> float:
         return float(self.arrays["term_idf"][row])
 
-    def max_idf(self) -> float:
-        """The idf a term found in no passage would have (used to weigh unknown words)."""
-        import math
-
-        n = max(self.n_passages, 1)
-        return math.log(n + 0.5) - math.log(0.5)
-
     def passage_text(self, passage: int) -> str:
         offsets = self.arrays["passage_offsets"]
         start, end = int(offsets[passage]), int(offsets[passage + 1])
@@ -383,7 +376,7 @@ def save_index(
 ) -> Path:
     """Write a new version folder in full, then switch CURRENT to it in one rename."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{manifest['fingerprint'][:8]}"
+    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**9:09d}-{manifest['fingerprint'][:8]}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     files: dict[str, dict[str, int]] = {}

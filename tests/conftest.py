@@ -1,8 +1,7 @@
-"""Shared fixtures: a copy of the shipped corpus with its index, built once per session."""
+"""Shared fixtures: the shipped corpus indexed once per test session into a temporary folder."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,15 +10,39 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.index import PassageIndex, ensure_index
 
-ROOT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    """Project settings with the index in a temporary folder."""
+    base = load_settings(PROJECT / "config" / "settings.yaml")
+    return base.with_paths(PROJECT / "corpus", tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def shipped_index(settings) -> PassageIndex:
+    index, _ = ensure_index(settings)
+    return index
+
+
+def write_article(folder: Path, name: str, title: str, text: str, **meta) -> Path:
+    """Write a corpus .md file with front matter (for tests that need their own corpus)."""
+    import yaml
+
+    front = {"title": title, **meta}
+    path = folder / name
+    path.write_text(
+        "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + text,
+        encoding="utf-8",
+    )
+    return path
+
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/fake_bot_api.py
 
 
 @pytest.fixture(scope="session")
-def shipped(tmp_path_factory) -> tuple[Settings, PassageIndex]:
-    """Settings pointing at a temporary copy of corpus/ and its built index."""
-    base = tmp_path_factory.mktemp("shipped")
-    shutil.copytree(ROOT / "corpus", base / "corpus")
-    settings = load_settings(ROOT / "config" / "settings.yaml").with_paths(base / "corpus", base / "index")
-    index, _ = ensure_index(settings)
-    return settings, index
+def shipped(settings, shipped_index) -> tuple[Settings, PassageIndex]:
+    """The project settings (index in a temporary folder) and the shipped corpus's index."""
+    return settings, shipped_index
