@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import yaml
 
+from bot.metadata_inference import parse_date_text
+
 ARTICLE_SUFFIXES = (".md", ".txt", ".jsonl", ".jsonl.gz")
 
 
@@ -75,7 +77,8 @@ class ArticleError(ValueError):
 
 def parse_date(value: Any) -> dt.date | None:
     """A date from ISO text ('2020-08-04', '2020-08-04T09:00:00+07:00'), 'YYYYMMDD',
-    'dd/mm/yyyy', or a date/datetime object. None stays None; anything else is an error."""
+    'dd/mm/yyyy', a Vietnamese date ('Thứ Ba, ngày 30 tháng 11 năm 2021', '30/11/2021 08:15'),
+    or a date/datetime object. None stays None; anything else is an error."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -92,6 +95,9 @@ def parse_date(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(text[:10])
     except ValueError:
         pass
+    written = parse_date_text(text)
+    if written:
+        return written
     raise ArticleError(f"bad date {text!r} (expected YYYY-MM-DD)")
 
 
