@@ -168,6 +168,8 @@ def article_from_html(data: bytes, where: str, outlets: Iterable[Outlet] = (), t
 
     outlets = tuple(outlets)
     check_bytes(data)
+    for name in ("trafilatura", "htmldate"):  # a page without an article is reported by us, once
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         doc = trafilatura.bare_extraction(
             data,

@@ -252,6 +252,8 @@ def _is_outlet_name(text: str, outlets: Iterable[Outlet]) -> bool:
     words = text.split()
     if not 2 <= len(words) <= 7 or any(c.isdigit() for c in text) or not text[0].isupper():
         return False
+    if re.search(r"[.!?:;,…\"”]$", text):  # a sentence, not a name
+        return False
     return bool(_OUTLET_PREFIX_RE.match(text)) or not _is_person_name(text)
 
 
@@ -288,11 +290,13 @@ def infer_source(text: str, outlets: Iterable[Outlet] = ()) -> str | None:
 
 def infer_author(text: str, outlets: Iterable[Outlet] = ()) -> str | None:
     """The closing byline when it names a person ('Kim Thành'), not an outlet."""
+    outlets = tuple(outlets)
     _lines, byline = split_byline(clean_lines(text))
-    if byline and _is_person_name(byline) and not known_outlet(byline, outlets):
-        if len(byline.split()) >= 2:
-            return byline
-    return None
+    if not byline or len(byline.split()) < 2 or not _is_person_name(byline):
+        return None
+    if known_outlet(byline, outlets) or _CITED_RE.match(byline):
+        return None
+    return byline
 
 
 # --- all together -----------------------------------------------------------------------
