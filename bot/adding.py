@@ -15,7 +15,7 @@ from typing import Iterable
 
 from bot.corpus import Article, LoadProblem, corpus_files, default_article_id, load_corpus
 from bot.corpus_store import corpus_lock, next_id, remove_file, remove_stale_temp_files, write_article
-from bot.dedup import Duplicate, DuplicateFinder
+from bot.dedup import Duplicate, DuplicateFinder, Fingerprint
 from bot.ingest import input_files, read_input
 from bot.metadata_inference import Outlet
 
@@ -83,7 +83,8 @@ def add_files(
             articles, problems = read_input(path, outlets, today)
             report.failed.extend(problems)
             for article in articles:
-                duplicate = finder.find(article)
+                fingerprint = Fingerprint(article)
+                duplicate = finder.find(article, fingerprint)
                 if duplicate:
                     report.skipped.append(Skipped(_origin(article), article.title, duplicate))
                     continue
@@ -91,7 +92,7 @@ def add_files(
                 article = dataclasses.replace(article, id=next_id(taken), path=None)
                 stored = write_article(article, corpus_dir, {"added_from": origin})
                 taken.add(article.id)
-                finder.add(article)
+                finder.add(article, fingerprint)  # url, text and title are unchanged by the new id
                 report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
     return report
 

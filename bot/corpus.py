@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -195,8 +195,14 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, ArticleError(f"not valid JSON ({exc.msg})")
 
 
-def load_jsonl_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
-    """Articles from a JSON Lines export; bad lines are reported, the rest load."""
+def load_jsonl_file(
+    path: Path, build: Callable[[Any, str, str], Article] | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
+    """Articles from a JSON Lines export; bad lines are reported, the rest load.
+
+    ``build(value, default_id, where)`` makes each line's article (default:
+    article_from_record); an ArticleError it raises is reported for that line."""
+    build = build or article_from_record
     articles: list[Article] = []
     problems: list[LoadProblem] = []
     stem = default_article_id(path)
@@ -206,7 +212,7 @@ def load_jsonl_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
             try:
                 if isinstance(value, ArticleError):
                     raise value
-                articles.append(article_from_record(value, f"{stem}:{number}", where))
+                articles.append(build(value, f"{stem}:{number}", where))
             except ArticleError as exc:
                 problems.append(LoadProblem(where, str(exc)))
     except (OSError, UnicodeDecodeError, EOFError) as exc:

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from bot.corpus import Article
+from bot.index import _fsync_dir  # the index's own durable-rename helper, shared
 from bot.text import fold_accents, normalize
 
 _TEMP_PREFIX = ".tmp-"
@@ -55,15 +56,6 @@ def article_document(article: Article, extra: dict[str, Any] | None = None) -> s
 
 def file_name(article: Article) -> str:
     return f"{article.id}-{slugify(article.title)}.md"
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(str(path), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_atomic(path: Path, text: str) -> None:

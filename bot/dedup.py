@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
@@ -50,10 +51,11 @@ def words(text: str, title: str | None = None) -> list[str]:
     return re.findall(r"\w+", normalize("\n".join(clean_lines(text, title))).lower())
 
 
-def content_key(article: Article) -> str:
-    """Equal for two articles with the same title and text after normalisation."""
+def content_key(article: Article, tokens: list[str] | None = None) -> str:
+    """Equal for two articles with the same title and text after normalisation
+    (``tokens``: the article's words, when already known)."""
     title = " ".join(re.findall(r"\w+", normalize(article.title).lower()))
-    body = " ".join(words(article.text, article.title or None))
+    body = " ".join(words(article.text, article.title or None) if tokens is None else tokens)
     return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
 
 
@@ -85,6 +87,27 @@ def _sketch(shingle_set: set[int]) -> MinHash:
     return sketch
 
 
+class Fingerprint:
+    """What an article is recognised by: its address, content key and shingles (the last
+    two worked out once, when first needed)."""
+
+    def __init__(self, article: Article):
+        self.article = article
+        self.url = url_key(article.url)
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        return words(self.article.text, self.article.title or None)
+
+    @cached_property
+    def key(self) -> str:
+        return content_key(self.article, self.tokens)
+
+    @cached_property
+    def shingles(self) -> set[int]:
+        return shingles(self.tokens)
+
+
 @dataclass(frozen=True)
 class Duplicate:
     """The article already in the corpus that a new one repeats, and how it was recognised."""
@@ -100,22 +123,21 @@ class DuplicateFinder:
         self._by_url: dict[str, str] = {}
         self._by_key: dict[str, str] = {}
         self._articles: dict[str, Article] = {}
-        self._shingles: dict[str, set[int]] = {}
+        self._shingles: dict[str, set[int]] = {}  # of the candidates checked so far
         self._lsh = MinHashLSH(threshold=_LSH_THRESHOLD, num_perm=NUM_PERM)
 
     def __len__(self) -> int:
         return len(self._articles)
 
-    def add(self, article: Article) -> None:
+    def add(self, article: Article, fingerprint: Fingerprint | None = None) -> None:
         """Remember an article (its id must be new)."""
-        key = url_key(article.url)
-        if key:
-            self._by_url.setdefault(key, article.id)
-        self._by_key.setdefault(content_key(article), article.id)
+        fingerprint = fingerprint or Fingerprint(article)
+        if fingerprint.url:
+            self._by_url.setdefault(fingerprint.url, article.id)
+        self._by_key.setdefault(fingerprint.key, article.id)
         self._articles[article.id] = article
-        shingle_set = shingles(words(article.text, article.title or None))
-        if shingle_set:
-            self._lsh.insert(article.id, _sketch(shingle_set), check_duplication=False)
+        if fingerprint.shingles:
+            self._lsh.insert(article.id, _sketch(fingerprint.shingles), check_duplication=False)
 
     def _shingles_of(self, article_id: str) -> set[int]:
         if article_id not in self._shingles:
@@ -123,15 +145,15 @@ class DuplicateFinder:
             self._shingles[article_id] = shingles(words(article.text, article.title or None))
         return self._shingles[article_id]
 
-    def find(self, article: Article) -> Duplicate | None:
+    def find(self, article: Article, fingerprint: Fingerprint | None = None) -> Duplicate | None:
         """The known article this one repeats, or None."""
-        key = url_key(article.url)
-        if key and key in self._by_url:
-            return Duplicate(self._by_url[key], "same url")
-        same = self._by_key.get(content_key(article))
+        fingerprint = fingerprint or Fingerprint(article)
+        if fingerprint.url and fingerprint.url in self._by_url:
+            return Duplicate(self._by_url[fingerprint.url], "same url")
+        same = self._by_key.get(fingerprint.key)
         if same is not None:
             return Duplicate(same, "same title and text")
-        mine = shingles(words(article.text, article.title or None))
+        mine = fingerprint.shingles
         if not mine:
             return None
         best: tuple[float, str] | None = None

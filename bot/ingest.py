@@ -29,11 +29,11 @@ from bot.corpus import (
     ArticleError,
     LoadProblem,
     article_from_record,
-    iter_jsonl,
+    load_jsonl_file,
     parse_date,
     split_front_matter,
 )
-from bot.metadata_inference import Outlet, infer_metadata, known_outlet
+from bot.metadata_inference import FIELDS, Outlet, infer_metadata, known_outlet
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +131,14 @@ def decode_text(data: bytes) -> str:
 def complete(article: Article, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> Article:
     """The article with its missing title, date, source and author read from its text,
     each such field added to ``inferred``. A field the text does not give stays empty."""
-    if not clean_lines(article.text):
+    lines = clean_lines(article.text)
+    if not lines:
         raise ArticleError("no article text")
-    found = infer_metadata(article.text, outlets, today)
+    missing = [name for name in FIELDS if not getattr(article, name)]
+    found = infer_metadata(article.text, outlets, today, missing, lines)
     changes: dict[str, object] = {}
     inferred = list(article.inferred)
-    for name in ("title", "date", "source", "author"):
-        if getattr(article, name):
-            continue
+    for name in missing:
         value = getattr(found, name)
         if value:
             changes[name] = value
@@ -234,26 +234,16 @@ def read_input(path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None
 
 def read_jsonl(path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> tuple[list[Article], list[LoadProblem]]:
     """Articles from a JSON Lines export; a bad line is reported with its number."""
-    articles: list[Article] = []
-    problems: list[LoadProblem] = []
-    with open(path, "rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
     if not path.name.endswith(".gz"):
-        check_bytes(head)
-    try:
-        for number, value in iter_jsonl(path):
-            where = f"{path}:{number}"
-            try:
-                if isinstance(value, ArticleError):
-                    raise value
-                if isinstance(value, dict) and "id" in value:
-                    value = dict(value)
-                    value["original_id"] = value.pop("id")
-                articles.append(complete(article_from_record(value, "", where), outlets, today))
-            except ArticleError as exc:
-                problems.append(LoadProblem(where, str(exc)))
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        problems.append(LoadProblem(str(path), f"cannot read: {exc}"))
+        with open(path, "rb") as handle:
+            check_bytes(handle.read(_SNIFF_BYTES))
+
+    def build(value: object, _default_id: str, where: str) -> Article:
+        if isinstance(value, dict) and "id" in value:
+            value = {("original_id" if k == "id" else k): v for k, v in value.items()}
+        return complete(article_from_record(value, "", where), outlets, today)
+
+    articles, problems = load_jsonl_file(path, build)
     if not articles and not problems:
         problems.append(LoadProblem(str(path), "empty file"))
     return articles, problems

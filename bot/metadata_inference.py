@@ -135,15 +135,15 @@ def lead_date(lines: list[str], anchor: dt.date | None, text: str, today: dt.dat
     return None
 
 
-def infer_date(text: str, title: str | None = None, today: dt.date | None = None) -> dt.date | None:
+def infer_date(text: str, today: dt.date | None = None, lines: list[str] | None = None) -> dt.date | None:
     """The article's date from its text, or None when the text does not tell it.
 
     In order: a lead date ('Chiều 14/11', with the year from a page-header date or the
     text); a page-header line that is only a date; the first full date of the first
-    paragraph."""
+    paragraph. ``lines`` are the text's clean_lines, when already known."""
     raw_lines = [l.strip() for l in unicodedata.normalize("NFC", text).splitlines() if l.strip()]
     header = next((d for d in (parse_date_text(l, today) for l in raw_lines[:3]) if d), None)
-    body = [l for l in clean_lines(text, title) if not _is_headline(l) or _LEAD_DATE_RE.match(l)]
+    body = [l for l in (clean_lines(text) if lines is None else lines) if not _is_headline(l)]
     found = lead_date(body, header, text, today)
     if found or header:
         return found or header
@@ -182,10 +182,10 @@ def _strip_lead(sentence: str) -> str:
     return sentence.strip().rstrip(".…").strip()
 
 
-def infer_title(text: str, max_chars: int = 120) -> str | None:
+def infer_title(text: str, max_chars: int = 120, lines: list[str] | None = None) -> str | None:
     """The first line when it reads as a headline; else the lead sentence without its
     dateline, cut at a word to ``max_chars``. None for a text with no words."""
-    lines = clean_lines(text)
+    lines = clean_lines(text) if lines is None else lines
     if not lines:
         return None
     if _is_headline(lines[0]):
@@ -262,7 +262,7 @@ def _cited(name: str, outlets: Iterable[Outlet]) -> str:
     return outlet.name if outlet and not re.search(r"\.\w+$", name) else name.strip()
 
 
-def infer_source(text: str, outlets: Iterable[Outlet] = ()) -> str | None:
+def infer_source(text: str, outlets: Iterable[Outlet] = (), lines: list[str] | None = None) -> str | None:
     """The outlet the text names for itself, or None.
 
     In order: a domain in brackets ('(Thanhuytphcm.vn) - ...'), a closing 'Theo X' or
@@ -272,7 +272,7 @@ def infer_source(text: str, outlets: Iterable[Outlet] = ()) -> str | None:
     match = _DATELINE_DOMAIN_RE.search(text)
     if match:
         return match.group(1)
-    lines = clean_lines(text)
+    lines = clean_lines(text) if lines is None else lines
     for line in reversed(lines[-3:]):
         cited = _CITED_RE.match(line)
         if cited and _is_outlet_name(cited.group(1), outlets):
@@ -288,10 +288,10 @@ def infer_source(text: str, outlets: Iterable[Outlet] = ()) -> str | None:
     return None
 
 
-def infer_author(text: str, outlets: Iterable[Outlet] = ()) -> str | None:
+def infer_author(text: str, outlets: Iterable[Outlet] = (), lines: list[str] | None = None) -> str | None:
     """The closing byline when it names a person ('Kim Thành'), not an outlet."""
     outlets = tuple(outlets)
-    _lines, byline = split_byline(clean_lines(text))
+    _lines, byline = split_byline(clean_lines(text) if lines is None else lines)
     if not byline or len(byline.split()) < 2 or not _is_person_name(byline):
         return None
     if known_outlet(byline, outlets) or _CITED_RE.match(byline):
@@ -312,13 +312,21 @@ class TextMetadata:
     author: str | None
 
 
-def infer_metadata(text: str, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> TextMetadata:
-    """Title, date, source and author read from an article's text."""
+FIELDS = ("title", "date", "source", "author")
+
+
+def infer_metadata(
+    text: str, outlets: Iterable[Outlet] = (), today: dt.date | None = None,
+    fields: Iterable[str] = FIELDS, lines: list[str] | None = None,
+) -> TextMetadata:
+    """Title, date, source and author read from an article's text (only ``fields``;
+    the others are None). ``lines`` are the text's clean_lines, when already known."""
     outlets = tuple(outlets)
-    title = infer_title(text)
+    wanted = set(fields)
+    lines = clean_lines(text) if lines is None else lines
     return TextMetadata(
-        title=title,
-        date=infer_date(text, title, today),
-        source=infer_source(text, outlets),
-        author=infer_author(text, outlets),
+        title=infer_title(text, lines=lines) if "title" in wanted else None,
+        date=infer_date(text, today, lines) if "date" in wanted else None,
+        source=infer_source(text, outlets, lines) if "source" in wanted else None,
+        author=infer_author(text, outlets, lines) if "author" in wanted else None,
     )
