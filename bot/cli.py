@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot index|ask|sources|source|chat|serve``."""
+"""Command line: ``python -m bot index|ask|sources|source|add|remove|chat|serve``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from bot.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.answer import answer_question
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import PACKAGE_ROOT, ConfigError, Settings, load_settings
 from bot.index import BuildReport, build_index, ensure_index
-from bot.messages import load_messages
+from bot.ingest import load_outlets
+from bot.messages import Messages, format_date, format_source, load_messages
 from bot.render import render_answer, render_source, render_sources
 from bot.sources import get_source, list_sources
 
@@ -57,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("source", help="show one article's metadata and passages")
     p.add_argument("id", help="article id (see 'sources')")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_paths(p)
+
+    p = sub.add_parser(
+        "add", help="add articles: saved web pages (.html), .txt/.md files, .jsonl(.gz) exports, folders"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (read recursively)")
+    _add_paths(p)
+
+    p = sub.add_parser("remove", help="remove an article from the corpus (and the index)")
+    p.add_argument("id", help="article id (see 'sources')")
     _add_paths(p)
 
     p = sub.add_parser("chat", help="console chat (no Telegram token needed)")
@@ -170,6 +182,60 @@ def cmd_source(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_add_report(report: AddReport, messages: Messages) -> None:
+    for item in report.added:
+        a = item.article
+        inferred = f" [inferred: {', '.join(a.inferred)}]" if a.inferred else ""
+        print(
+            f"added {a.id}: {a.title} — {format_source(a.source, messages)}, {format_date(a.date, messages)}"
+            f"{inferred} <- {item.origin}"
+        )
+    for item in report.skipped:
+        print(f"skipped {item.origin}: duplicate of {item.duplicate.article_id} ({item.duplicate.reason})")
+    for problem in report.failed:
+        print(f"failed {problem.path}: {problem.reason}")
+    ignored = f"; {report.ignored} other files in folders ignored" if report.ignored else ""
+    print(
+        f"{len(report.added)} added, {len(report.skipped)} skipped as duplicate, "
+        f"{len(report.failed)} failed{ignored}"
+    )
+
+
+def _refresh_index(settings: Settings) -> None:
+    """Bring the index in line with the corpus (unchanged articles are not segmented again)."""
+    _, report = ensure_index(settings, progress=sys.stderr.isatty())
+    if report.action != "loaded":
+        print(
+            f"index {report.action}: {report.articles} articles, {report.passages} passages, "
+            f"{report.segmented} articles segmented, {report.seconds:.1f} s"
+        )
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        report = add_files(
+            [Path(p) for p in args.paths], settings.corpus, settings.index_dir / ".corpus.lock",
+            load_outlets(PACKAGE_ROOT / "config" / "outlets.yaml"),
+        )
+    except CorpusWriteError as exc:
+        raise UserError(str(exc)) from None
+    _print_add_report(report, load_messages())
+    _refresh_index(settings)
+    return 1 if report.failed else 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        path = remove_article(settings.corpus, args.id, settings.index_dir / ".corpus.lock")
+    except CorpusWriteError as exc:
+        raise UserError(str(exc)) from None
+    print(f"removed {args.id}: {path}")
+    _refresh_index(settings)
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.console import run_console
 
@@ -212,6 +278,8 @@ COMMANDS = {
     "ask": cmd_ask,
     "sources": cmd_sources,
     "source": cmd_source,
+    "add": cmd_add,
+    "remove": cmd_remove,
     "chat": cmd_chat,
     "serve": cmd_serve,
 }

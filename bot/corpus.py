@@ -14,9 +14,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
+
+from bot.metadata_inference import parse_date_text
 
 ARTICLE_SUFFIXES = (".md", ".txt", ".jsonl", ".jsonl.gz")
 
@@ -75,7 +77,8 @@ class ArticleError(ValueError):
 
 def parse_date(value: Any) -> dt.date | None:
     """A date from ISO text ('2020-08-04', '2020-08-04T09:00:00+07:00'), 'YYYYMMDD',
-    'dd/mm/yyyy', or a date/datetime object. None stays None; anything else is an error."""
+    'dd/mm/yyyy', a Vietnamese date ('Thứ Ba, ngày 30 tháng 11 năm 2021', '30/11/2021 08:15'),
+    or a date/datetime object. None stays None; anything else is an error."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -92,6 +95,9 @@ def parse_date(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(text[:10])
     except ValueError:
         pass
+    written = parse_date_text(text)
+    if written:
+        return written
     raise ArticleError(f"bad date {text!r} (expected YYYY-MM-DD)")
 
 
@@ -198,8 +204,14 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, ArticleError(f"not valid JSON ({exc.msg})")
 
 
-def load_jsonl_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
-    """Articles from a JSON Lines export; bad lines are reported, the rest load."""
+def load_jsonl_file(
+    path: Path, build: Callable[[Any, str, str], Article] | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
+    """Articles from a JSON Lines export; bad lines are reported, the rest load.
+
+    ``build(value, default_id, where)`` makes each line's article (default:
+    article_from_record); an ArticleError it raises is reported for that line."""
+    build = build or article_from_record
     articles: list[Article] = []
     problems: list[LoadProblem] = []
     stem = default_article_id(path)
@@ -209,7 +221,7 @@ def load_jsonl_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
             try:
                 if isinstance(value, ArticleError):
                     raise value
-                articles.append(article_from_record(value, f"{stem}:{number}", where))
+                articles.append(build(value, f"{stem}:{number}", where))
             except ArticleError as exc:
                 problems.append(LoadProblem(where, str(exc)))
     except (OSError, UnicodeDecodeError, EOFError) as exc:

@@ -355,7 +355,7 @@ def _crc32_file(path: Path) -> int:
     return crc
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(str(path), os.O_RDONLY)
         try:
@@ -392,13 +392,13 @@ def save_index(
         files[path.name] = {"size": path.stat().st_size, "crc32": _crc32_file(path)}
     manifest = dict(manifest, files=files, format=FORMAT_VERSION)
     _write_file(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     final = index_dir / name
     os.rename(tmp, final)
     pointer = index_dir / f".CURRENT.{os.getpid()}"
     _write_file(pointer, name.encode())
     os.replace(pointer, index_dir / "CURRENT")
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
     _remove_old_versions(index_dir, keep=name)
     return final
 
