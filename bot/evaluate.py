@@ -12,6 +12,7 @@ The metric functions are pure; ``evaluate`` and ``evaluate_refusals`` run the bo
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 import zlib
@@ -24,6 +25,9 @@ from bot.config import Settings
 from bot.corpus import Article, Corpus, load_corpus
 from bot.index import PassageIndex, build_index, load_index
 from bot.text import fold_accents
+
+# the index's cache of segmented articles (reused from one refusal fold to the next)
+SEGMENT_CACHE = "segments.sqlite"
 
 # passages looked at per question: enough to find 10 distinct contexts
 PASSAGE_DEPTH = 60
@@ -285,7 +289,12 @@ def evaluate_refusals(
     with tempfile.TemporaryDirectory(prefix="bot-refusal-") as workdir:
         for fold in range(folds):
             kept = [a for a in articles if group[a.id] != fold]
-            index = build_eval_index(kept, settings, Path(workdir), contexts)
+            foldir = Path(workdir) / f"fold-{fold}"
+            previous = Path(workdir) / f"fold-{fold - 1}" / SEGMENT_CACHE
+            if fold and previous.is_file():  # the previous fold's segmented articles: one group is new
+                foldir.mkdir()
+                shutil.copy(previous, foldir / SEGMENT_CACHE)
+            index = build_eval_index(kept, settings, foldir, contexts)
             asked = [q for q in questions if group.get(q.gold) == fold]
             outcomes, _ = run_questions(index, asked, open_settings, strip_accents, depth)
             absent.extend(o.coverage for o in outcomes)
