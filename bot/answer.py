@@ -122,6 +122,33 @@ def coverage(index: PassageIndex, query: QueryTerms, passage: int, rows: list[in
     return matched / total if total > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A question's best passages by score, and whether the best one covers enough of it."""
+
+    query: QueryTerms
+    candidates: tuple[tuple[int, float], ...]  # (passage row, score), best first
+    touched: int  # passages holding at least one question term
+    coverage: float  # of the best passage (0 when there is none)
+    answered: bool
+
+
+def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int) -> Ranking:
+    """Score every passage holding a term of the (prepared) question; keep the ``depth`` best."""
+    options: AnswerSettings = settings.answer
+    query = query_terms(text, settings.terms, settings.stopwords, options.fold_weight, options.bigram_weight)
+    rows = [index.lookup(term) for term in query.terms]
+    postings = [index.postings(r) if r is not None else None for r in rows]
+    idf = [index.idf(r) if r is not None else 0.0 for r in rows]
+    docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
+    keep = scores > 0
+    docs, scores = docs[keep], scores[keep]
+    candidates = tuple(top_k(docs, scores, depth))
+    best = coverage(index, query, candidates[0][0], rows) if candidates else 0.0
+    answered = bool(candidates) and best >= options.min_coverage
+    return Ranking(query, candidates, len(docs), best, answered)
+
+
 def answer_question(
     index: PassageIndex,
     question: str,
@@ -135,20 +162,14 @@ def answer_question(
     text, truncated = prepare_question(question, options.max_question_chars)
     if not text:
         return Answer(question or "", "empty")
-    query = query_terms(text, settings.terms, settings.stopwords, options.fold_weight)
+    wanted = offset + k
+    ranking = rank_passages(index, text, settings, max(wanted * 4, 20))
+    query = ranking.query
     if not query.terms:
         return Answer(text, "no_words", truncated=truncated)
-    rows = [index.lookup(term) for term in query.terms]
-    postings = [index.postings(r) if r is not None else None for r in rows]
-    idf = [index.idf(r) if r is not None else 0.0 for r in rows]
-    docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
-    wanted = offset + k
-    candidates = top_k(docs, scores, max(wanted * 4, 20))
-    if not candidates:
-        return Answer(text, "no_answer", truncated=truncated, words=query.words)
-    best_coverage = coverage(index, query, candidates[0][0], rows)
-    if best_coverage < options.min_coverage:
-        return Answer(text, "no_answer", truncated=truncated, coverage=best_coverage, words=query.words)
+    if not ranking.answered:
+        return Answer(text, "no_answer", truncated=truncated, coverage=ranking.coverage, words=query.words)
+    candidates = ranking.candidates
     chosen: list[tuple[int, float]] = []
     shown: list[set[str]] = []
     for passage, score in candidates:
@@ -159,12 +180,12 @@ def answer_question(
         chosen.append((passage, score))
         if len(chosen) > wanted:
             break
-    has_more = len(chosen) > wanted or len(candidates) < len(docs) and len(chosen) >= wanted
+    has_more = len(chosen) > wanted or len(candidates) < ranking.touched and len(chosen) >= wanted
     page = chosen[offset:wanted]
     results = tuple(_result(index, offset + i + 1, p, s, query) for i, (p, s) in enumerate(page))
     if not results:
         return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
-    return Answer(text, "ok", results, truncated, has_more, offset, best_coverage, query.words)
+    return Answer(text, "ok", results, truncated, has_more, offset, ranking.coverage, query.words)
 
 
 def _result(index: PassageIndex, rank: int, passage: int, score: float, query: QueryTerms) -> Result:

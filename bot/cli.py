@@ -79,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN, Bot API address from TELEGRAM_API_BASE_URL)",
     )
     _add_paths(p)
+    p = sub.add_parser("eval", help="measure answer quality on a retrieval benchmark")
+    p.add_argument("--contexts", required=True, help="JSON Lines of contexts {id, title, text}")
+    p.add_argument("--questions", required=True, help="JSON Lines of {question, gold_context_id}")
+    p.add_argument("--top-k", type=int, default=None, help="passages looked at per question (default 60)")
+    p.add_argument("--strip-accents", action="store_true", help="remove diacritics from the questions")
+    p.add_argument("--refusal", action="store_true", help="also ask each question with its gold context left out")
+    p.add_argument("--folds", type=int, default=5, help="indexes built for --refusal (default 5)")
+    p.add_argument("--half", choices=("tune", "report"), help="only one half of the questions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--config", help="settings file (default: config/settings.yaml)")
     return parser
 
 
@@ -270,6 +280,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve(BotState(settings, messages, index), token, os.environ.get("TELEGRAM_API_BASE_URL") or None)
     except TelegramError as exc:
         raise UserError(f"Telegram: {str(exc).replace(token, '<token>')}") from None
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot import evaluate as ev
+
+    settings = load_settings(args.config)
+    depth = ev.PASSAGE_DEPTH if args.top_k is None else args.top_k
+    if not 1 <= depth <= 1000:
+        raise UserError("--top-k must be between 1 and 1000")
+    if not 2 <= args.folds <= 100:
+        raise UserError("--folds must be between 2 and 100")
+    try:
+        contexts = Path(args.contexts)
+        questions = ev.select_half(ev.load_questions(Path(args.questions)), args.half)
+        report, outcomes = ev.evaluate(contexts, questions, settings, args.strip_accents, depth)
+        refusals = (
+            ev.evaluate_refusals(contexts, questions, outcomes, settings, args.folds, args.strip_accents, depth)
+            if args.refusal
+            else None
+        )
+    except ev.EvalError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps(dict(report.to_json(), **(refusals.to_json() if refusals else {}))))
+    else:
+        print(ev.format_report(report, "accents stripped" if args.strip_accents else ""))
+        if refusals:
+            print(ev.format_refusals(refusals))
     return 0
 
 
@@ -282,6 +318,7 @@ COMMANDS = {
     "remove": cmd_remove,
     "chat": cmd_chat,
     "serve": cmd_serve,
+    "eval": cmd_eval,
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from bot.bm25 import BM25Params
-from bot.text import TermOptions
+from bot.text import TEXT_VERSION, TermOptions, canonical_syllable, normalize
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,7 @@ class AnswerSettings:
     top_k: int = 3
     max_top_k: int = 20
     fold_weight: float = 0.3
+    bigram_weight: float = 1.0
     min_coverage: float = 0.3
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
@@ -72,6 +73,7 @@ class Settings:
             "min_chars": self.min_chars,
             "max_chars": self.max_chars,
             "terms": vars(self.terms),
+            "text_version": TEXT_VERSION,
             "title_in_passages": self.title_in_passages,
             "bm25": vars(self.bm25),
         }
@@ -166,12 +168,36 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
             raise self.fail(key, "a list of numeric Telegram ids", value)
         return frozenset(value)
+    def has(self, key: str) -> bool:
+        return self._get(key, None) is not None
 
     def words(self, key: str) -> frozenset[str]:
         value = self._get(key, [])
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             raise self.fail(key, "a list of words", value)
         return frozenset(w.strip().lower() for x in value for w in x.split() if w.strip())
+
+
+def read_abbreviations(path: Path | None) -> tuple[tuple[str, str], ...]:
+    """(abbreviation, expansion) pairs, lower-case, from a YAML mapping such as
+    ``UBND: Ủy ban nhân dân``. None (no file configured) gives none."""
+    if path is None:
+        return ()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the abbreviations ({exc.strerror or exc})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of abbreviation: expansion")
+    pairs: list[tuple[str, str]] = []
+    for short, long in data.items():
+        if not isinstance(short, str) or not isinstance(long, str) or len(short.split()) != 1 or not long.split():
+            raise ConfigError(f"{path}: '{short}' must be one word mapped to its expansion (got {long!r})")
+        key = canonical_syllable(normalize(short).lower())
+        pairs.append((key, " ".join(normalize(long).lower().split())))
+    return tuple(sorted(pairs))
 
 
 def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
@@ -189,10 +215,12 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     max_chars = read.number("passages.max_chars", 900, 50, 100_000, integer=True)
     if min_chars > max_chars:
         raise read.fail("passages.min_chars", f"at most passages.max_chars ({max_chars})", min_chars)
+    abbreviations = read.path("text.abbreviations", base) if read.has("text.abbreviations") else None
     answer = AnswerSettings(
         top_k=read.number("answer.top_k", 3, 1, 100, integer=True),
         max_top_k=read.number("answer.max_top_k", 20, 1, 1000, integer=True),
         fold_weight=read.number("answer.fold_weight", 0.3, 0, 1),
+        bigram_weight=read.number("answer.bigram_weight", 1.0, 0, 10),
         min_coverage=read.number("answer.min_coverage", 0.3, 0, 1),
         duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
         max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
@@ -208,6 +236,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
             words=read.flag("text.words", True),
             codes=read.flag("text.codes", True),
             folded=read.flag("text.folded", True),
+            abbreviations=read_abbreviations(abbreviations),
         ),
         title_in_passages=read.flag("text.title_in_passages", True),
         bm25=BM25Params(

@@ -35,7 +35,7 @@ from bot.bm25 import BM25Params, Postings, length_norms, okapi_idf
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.passages import split_article
-from bot.text import TermOptions, index_terms, normalize
+from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def _segment_settings(settings: Settings) -> dict[str, Any]:
         "min": settings.min_chars,
         "max": settings.max_chars,
         "terms": vars(settings.terms),
+        "text": TEXT_VERSION,
         "title": settings.title_in_passages,
     }
 

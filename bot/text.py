@@ -67,6 +67,18 @@ def normalize(text: str) -> str:
     return canonical_tones(text)
 
 
+# "tỉ"/"tỷ", "lí"/"lý", "kì"/"kỳ", "Mĩ"/"Mỹ": after an initial consonant, a lone i or y is the
+# same vowel written two ways; both are indexed as i. ("quy", "uy", "ay" and a leading "y" keep y.)
+_I_Y_RE = re.compile(r"^(b|ch|c|d|đ|gh|g|h|kh|k|l|m|ngh|ng|nh|n|ph|p|r|s|th|tr|t|v|x)([yýỳỷỹỵ])$")
+_Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
+
+
+def canonical_syllable(syllable: str) -> str:
+    """A lower-case syllable in one spelling: 'tỷ' -> 'tỉ', 'lý' -> 'lí'; others unchanged."""
+    match = _I_Y_RE.match(syllable)
+    return match.group(1) + match.group(2).translate(_Y_TO_I) if match else syllable
+
+
 def fold_accents(text: str) -> str:
     """Remove Vietnamese diacritics: 'Đảng viên' -> 'Dang vien' ('đ' folds to 'd' too)."""
     decomposed = unicodedata.normalize("NFD", text)
@@ -119,7 +131,7 @@ def segment(text: str) -> list[list[str]]:
 
     Runs break at punctuation, so that bigrams never cross a comma or a full stop.
     Cased text goes to pyvi (it segments better before lower-casing); the syllables come
-    back lower-cased.
+    back lower-cased, in one i/y spelling (``canonical_syllable``).
     """
     runs: list[list[list[str]]] = []
     for line in text.split("\n"):
@@ -132,7 +144,7 @@ def segment(text: str) -> list[list[str]]:
             for piece in _TOKEN_PIECE_RE.split(token):
                 if not piece:
                     continue
-                syllables = [s.lower() for s in piece.split("_") if s]
+                syllables = [canonical_syllable(s.lower()) for s in piece.split("_") if s]
                 if _PUNCT_RE.fullmatch(piece) or not syllables:
                     if run:
                         runs.append(run)
@@ -148,6 +160,9 @@ def segment(text: str) -> list[list[str]]:
 
 FOLD_PREFIX = "~"
 
+# Bump when a change here changes the terms of a text, so that built indexes are redone.
+TEXT_VERSION = 2
+
 
 @dataclass(frozen=True)
 class TermOptions:
@@ -157,6 +172,42 @@ class TermOptions:
     words: bool = True
     codes: bool = True
     folded: bool = True
+    # (abbreviation, its expansion), both lower-case: ("ubnd", "ủy ban nhân dân")
+    abbreviations: tuple[tuple[str, str], ...] = ()
+
+
+@lru_cache(maxsize=8)
+def _abbreviation_map(pairs: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    return {
+        canonical_syllable(short): [canonical_syllable(s) for s in long.split()]
+        for short, long in pairs
+    }
+
+
+def expansion_terms(syllables: list[str], options: TermOptions) -> list[str]:
+    """Terms of the abbreviations' expansions in a run of syllables ('' marks a gap).
+
+    Each abbreviation adds the syllables of its expansion and the bigrams that involve
+    them (inside the expansion and with its neighbours), so that 'UBND tỉnh' also
+    matches 'ủy ban nhân dân tỉnh', and the other way round.
+    """
+    table = _abbreviation_map(options.abbreviations) if options.abbreviations else {}
+    if not table or not any(s in table for s in syllables):
+        return []
+    expanded: list[tuple[str, bool]] = []  # (syllable, inserted)
+    for syllable in syllables:
+        if syllable in table:
+            expanded.extend((s, True) for s in table[syllable])
+        else:
+            expanded.append((syllable, False))
+    terms = [s for s, inserted in expanded if inserted]
+    if options.bigrams:
+        terms.extend(
+            f"{a} {b}"
+            for (a, new_a), (b, new_b) in zip(expanded, expanded[1:])
+            if (new_a or new_b) and a and b
+        )
+    return terms
 
 
 def _exact_terms(text: str, options: TermOptions) -> list[str]:
@@ -170,6 +221,7 @@ def _exact_terms(text: str, options: TermOptions) -> list[str]:
         terms.extend(syllables)
         if options.bigrams:
             terms.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]))
+        terms.extend(expansion_terms(syllables, options))
     if options.codes:
         terms.extend(find_codes(text))
     return terms
@@ -198,12 +250,14 @@ def query_terms(
     options: TermOptions = TermOptions(),
     stopwords: frozenset[str] = frozenset(),
     fold_weight: float = 0.3,
+    bigram_weight: float = 1.0,
 ) -> QueryTerms:
     """Terms of a question, without stop words, each with a weight.
 
     A question with diacritics matches exact terms at full weight and folded ones at
     ``fold_weight`` (exact accents rank first). A question without any diacritics is
-    matched on folded terms only.
+    matched on folded terms only. Bigrams weigh ``bigram_weight`` times a syllable: they
+    repeat what their two syllables already match.
     """
     text = normalize(question)
     accented = has_diacritics(text)
@@ -223,21 +277,20 @@ def query_terms(
         exact.extend(s for s in syllables if s and s not in stopwords)
         if options.bigrams:
             exact.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]) if a and b)
+        exact.extend(expansion_terms(syllables, options))
     if options.codes:
         codes = find_codes(text)
         exact.extend(codes)
         words.extend(codes)
+    base = [bigram_weight if " " in t else 1.0 for t in exact]
     terms: list[str] = []
     weights: list[float] = []
-    if accented:
+    if accented or not options.folded:
         terms.extend(exact)
-        weights.extend([1.0] * len(exact))
+        weights.extend(base)
     if options.folded:
         terms.extend(FOLD_PREFIX + fold_accents(t) for t in exact)
-        weights.extend([fold_weight if accented else 1.0] * len(exact))
-    elif not accented:
-        terms.extend(exact)
-        weights.extend([1.0] * len(exact))
+        weights.extend(w * (fold_weight if accented else 1.0) for w in base)
     return QueryTerms(tuple(terms), tuple(weights), tuple(dict.fromkeys(words)), accented)
 
 
@@ -250,11 +303,11 @@ def highlight_spans(text: str, words: list[str] | tuple[str, ...]) -> list[tuple
     if not words:
         return []
     pieces = [(m.start(), m.end(), m.group(0)) for m in _WORD_PIECE_RE.finditer(text)]
-    keys_exact = [canonical_tones(unicodedata.normalize("NFC", p[2])).lower() for p in pieces]
+    keys_exact = [canonical_syllable(canonical_tones(unicodedata.normalize("NFC", p[2])).lower()) for p in pieces]
     keys_folded = [fold_accents(k) for k in keys_exact]
     spans: list[tuple[int, int]] = []
     for word in words:
-        target = [canonical_tones(normalize(s)).lower() for s in re.split(r"[\s_]+", word) if s]
+        target = [canonical_syllable(canonical_tones(normalize(s)).lower()) for s in re.split(r"[\s_]+", word) if s]
         if not target:
             continue
         if any(not _SYLLABLE_OK_RE.match(s) for s in target):  # a code: find it literally
