@@ -14,7 +14,7 @@ from typing import Any
 from bot.bm25 import score_touched, top_k
 from bot.config import AnswerSettings, Settings
 from bot.index import PassageIndex
-from bot.text import QueryTerms, highlight_spans, normalize, query_terms
+from bot.text import QueryTerms, fold_accents, has_diacritics, highlight_spans, normalize, query_terms
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,6 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     postings = [index.postings(r) if r is not None else None for r in rows]
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]
     docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
-    keep = scores > 0
-    docs, scores = docs[keep], scores[keep]
     candidates = tuple(top_k(docs, scores, depth))
     best = coverage(index, query, candidates[0][0], rows) if candidates else 0.0
     answered = bool(candidates) and best >= options.min_coverage
@@ -182,19 +180,28 @@ def answer_question(
             break
     has_more = len(chosen) > wanted or len(candidates) < ranking.touched and len(chosen) >= wanted
     page = chosen[offset:wanted]
-    results = tuple(_result(index, offset + i + 1, p, s, query) for i, (p, s) in enumerate(page))
+    shown_words = highlight_words(query.words, settings.function_words)
+    results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))
     if not results:
         return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
     return Answer(text, "ok", results, truncated, has_more, offset, ranking.coverage, query.words)
 
 
-def _result(index: PassageIndex, rank: int, passage: int, score: float, query: QueryTerms) -> Result:
+def highlight_words(words: tuple[str, ...], function_words: frozenset[str]) -> tuple[str, ...]:
+    """The question's words worth showing in bold: all but lone function words ('của', 'là'),
+    which would light up every passage. Accent-free words are compared accent-free."""
+    folded = {fold_accents(w) for w in function_words}
+    return tuple(
+        w for w in words
+        if not (" " not in w and (w in function_words or (not has_diacritics(w) and w in folded)))
+    )
+
+
+def _result(index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...]) -> Result:
     article = index.passage_article(passage)
     text = index.passage_text(passage)
-    spans = highlight_spans(text, query.words)
-    matched = tuple(
-        dict.fromkeys(w for w in query.words if highlight_spans(text, [w]))
-    )
+    spans = highlight_spans(text, words)
+    matched = tuple(dict.fromkeys(w for w in words if highlight_spans(text, [w])))
     date = article.get("date")
     return Result(
         rank=rank,

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN, Bot API address from TELEGRAM_API_BASE_URL)",
     )
     _add_paths(p)
+
     p = sub.add_parser("eval", help="measure answer quality on a retrieval benchmark")
     p.add_argument("--contexts", required=True, help="JSON Lines of contexts {id, title, text}")
     p.add_argument("--questions", required=True, help="JSON Lines of {question, gold_context_id}")
@@ -280,6 +281,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve(BotState(settings, messages, index), token, os.environ.get("TELEGRAM_API_BASE_URL") or None)
     except TelegramError as exc:
         raise UserError(f"Telegram: {str(exc).replace(token, '<token>')}") from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot import evaluate as ev
 

@@ -64,6 +64,7 @@ class Settings:
     bm25: BM25Params = BM25Params()
     answer: AnswerSettings = AnswerSettings()
     stopwords: frozenset[str] = frozenset()
+    function_words: frozenset[str] = frozenset()
     telegram: TelegramSettings = TelegramSettings()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -216,6 +217,10 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     if min_chars > max_chars:
         raise read.fail("passages.min_chars", f"at most passages.max_chars ({max_chars})", min_chars)
     abbreviations = read.path("text.abbreviations", base) if read.has("text.abbreviations") else None
+    if abbreviations is not None and not abbreviations.exists():
+        # a settings file kept elsewhere still gets the project's list for a relative path
+        shipped = PACKAGE_ROOT / str(read._get("text.abbreviations", ""))
+        abbreviations = shipped if shipped.is_file() else abbreviations
     answer = AnswerSettings(
         top_k=read.number("answer.top_k", 3, 1, 100, integer=True),
         max_top_k=read.number("answer.max_top_k", 20, 1, 1000, integer=True),
@@ -246,6 +251,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         ),
         answer=answer,
         stopwords=read.words("stopwords"),
+        function_words=read.words("function_words"),
         raw=data,
     )
 

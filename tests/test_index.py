@@ -86,7 +86,7 @@ def test_index_refreshed_when_settings_change(settings, tmp_path):
     ensure_index(s)
     from dataclasses import replace
 
-    changed = replace(s, bm25=BM25Params(k1=1.2, b=0.75, epsilon=0.25))
+    changed = replace(s, bm25=BM25Params(k1=s.bm25.k1 + 0.3, b=s.bm25.b, epsilon=s.bm25.epsilon))
     _, report = ensure_index(changed)
     assert report.action == "rebuilt"
 
