@@ -39,7 +39,6 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
@@ -58,6 +57,7 @@ from bot.index import PassageIndex, ensure_index
 from bot.messages import DEFAULT_LANGUAGE, Messages, format_date, format_source
 from bot.render import TELEGRAM_LIMIT, render_answer, render_cited_sources, render_source, render_sources
 from bot.sources import get_source, list_sources
+from bot.telegram_limits import ChatRateLimiter
 from bot.telegram_buttons import (
     MORE,
     PAGE,
@@ -437,7 +437,7 @@ def build_application(state: BotState, token: str, base_url: str | None = None) 
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             allow_sending_without_reply=True,
         ))
-        .rate_limiter(AIORateLimiter())
+        .rate_limiter(ChatRateLimiter())
         .concurrent_updates(state.settings.telegram.concurrent_updates)
         .post_init(on_startup)
     )
