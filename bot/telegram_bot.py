@@ -37,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -373,7 +373,13 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure; tell the user with a short apology (never a traceback)."""
+    """Log the failure; tell the user with a short apology (never a traceback).
+
+    Failed polls (``update`` is None) are logged in one line: PTB retries them with a growing
+    pause, and a Bot API outage would otherwise fill the log with tracebacks."""
+    if update is None and isinstance(context.error, (NetworkError, TimedOut)):
+        log.warning("Bot API unreachable, retrying: %s", context.error)
+        return
     log.error("failed to handle an update: %s", context.error, exc_info=context.error)
     if not isinstance(update, Update):
         return
@@ -464,6 +470,12 @@ def build_application(state: BotState, token: str, base_url: str | None = None) 
     return application
 
 
+def redact_token(text: str, token: str) -> str:
+    """``text`` with the bot token replaced by '<token>', in any letter case (PTB changes the
+    case of error descriptions, which may echo the request URL)."""
+    return re.sub(re.escape(token), "<token>", text, flags=re.IGNORECASE) if token else text
+
+
 class RedactToken(logging.Filter):
     """Replaces the bot token in log records (httpx and PTB log request URLs, which hold it)."""
 
@@ -475,12 +487,13 @@ class RedactToken(logging.Filter):
         if not self.secret:
             return True
         message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        redacted = redact_token(message, self.secret)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<token>")
+        if record.exc_text:
+            record.exc_text = redact_token(record.exc_text, self.secret)
         return True
 
 

@@ -146,9 +146,10 @@ class Call:
 
     method: str
     params: dict[str, Any]
-    at: float
+    at: float  # when the request arrived
     result: Any = None
     error: str | None = None
+    done: float = 0.0  # when it was answered
 
 
 class ApiError(Exception):
@@ -300,6 +301,7 @@ class FakeBotApi:
         return self._respond(request, 200, {"ok": True, "result": call.result})
 
     def _record(self, call: Call) -> None:
+        call.done = time.monotonic()
         with self.cond:
             self.calls.append(call)
             self.cond.notify_all()
