@@ -230,10 +230,12 @@ async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def on_mention(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A group message mentioning @Bot: the rest of the message is the question."""
     message, username = update.effective_message, context.bot.username
-    mentions = message.parse_entities([MessageEntity.MENTION]).values()
-    if not username or not any(m.lower() == f"@{username.lower()}" for m in mentions):
+    mention = re.compile(rf"(?<!\w)@{re.escape(username or '')}\b", re.IGNORECASE)
+    if not username or not mention.search(message.text or ""):
         return  # somebody else was mentioned: chatter
-    question = re.sub(rf"@{re.escape(username)}\b", " ", message.text or "", flags=re.IGNORECASE)
+    # (the text is searched, not the entities: entity offsets count UTF-16 units, and a bad
+    # offset would cut a surrogate pair in half and raise)
+    question = mention.sub(" ", message.text or "")
     await reply_answer(update, context, question)
 
 
