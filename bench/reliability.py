@@ -36,7 +36,7 @@ def machine() -> str:
 def markdown(entries: list[dict], seconds: float, full: bool) -> str:
     entries = sorted(entries, key=lambda e: ORDER.index(e["test"]) if e["test"] in ORDER else len(ORDER))
     lines = [
-        f"Last run: {dt.date.today():%Y-%m-%d}, `{'RELIABILITY_FULL=1 ' if full else ''}python bench/reliability.py`, "
+        f"Last run: {dt.date.today():%Y-%m-%d}, `python bench/reliability.py{'' if full else ' --quick'}`, "
         f"{seconds / 60:.1f} min in all; {machine()}.",
         "",
         "| test | figure | value |",
