@@ -263,7 +263,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     from telegram.error import TelegramError
 
-    from bot.telegram_bot import BotState, serve
+    from bot.telegram_bot import BotState, redact_token, serve
 
     settings = _settings(args)
     index, report = open_index_with_report(settings)
@@ -280,7 +280,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(BotState(settings, messages, index), token, os.environ.get("TELEGRAM_API_BASE_URL") or None)
     except TelegramError as exc:
-        raise UserError(f"Telegram: {str(exc).replace(token, '<token>')}") from None
+        raise UserError(f"Telegram: {redact_token(str(exc), token)}") from None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -37,9 +37,8 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
@@ -58,6 +57,7 @@ from bot.index import PassageIndex, ensure_index
 from bot.messages import DEFAULT_LANGUAGE, Messages, format_date, format_source
 from bot.render import TELEGRAM_LIMIT, render_answer, render_cited_sources, render_source, render_sources
 from bot.sources import get_source, list_sources
+from bot.telegram_limits import ChatRateLimiter
 from bot.telegram_buttons import (
     MORE,
     PAGE,
@@ -230,10 +230,12 @@ async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def on_mention(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A group message mentioning @Bot: the rest of the message is the question."""
     message, username = update.effective_message, context.bot.username
-    mentions = message.parse_entities([MessageEntity.MENTION]).values()
-    if not username or not any(m.lower() == f"@{username.lower()}" for m in mentions):
+    mention = re.compile(rf"(?<!\w)@{re.escape(username or '')}\b", re.IGNORECASE)
+    if not username or not mention.search(message.text or ""):
         return  # somebody else was mentioned: chatter
-    question = re.sub(rf"@{re.escape(username)}\b", " ", message.text or "", flags=re.IGNORECASE)
+    # (the text is searched, not the entities: entity offsets count UTF-16 units, and a bad
+    # offset would cut a surrogate pair in half and raise)
+    question = mention.sub(" ", message.text or "")
     await reply_answer(update, context, question)
 
 
@@ -373,7 +375,13 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure; tell the user with a short apology (never a traceback)."""
+    """Log the failure; tell the user with a short apology (never a traceback).
+
+    Failed polls (``update`` is None) are logged in one line: PTB retries them with a growing
+    pause, and a Bot API outage would otherwise fill the log with tracebacks."""
+    if update is None and isinstance(context.error, (NetworkError, TimedOut)):
+        log.warning("Bot API unreachable, retrying: %s", context.error)
+        return
     log.error("failed to handle an update: %s", context.error, exc_info=context.error)
     if not isinstance(update, Update):
         return
@@ -437,7 +445,7 @@ def build_application(state: BotState, token: str, base_url: str | None = None) 
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             allow_sending_without_reply=True,
         ))
-        .rate_limiter(AIORateLimiter())
+        .rate_limiter(ChatRateLimiter())
         .concurrent_updates(state.settings.telegram.concurrent_updates)
         .post_init(on_startup)
     )
@@ -464,6 +472,12 @@ def build_application(state: BotState, token: str, base_url: str | None = None) 
     return application
 
 
+def redact_token(text: str, token: str) -> str:
+    """``text`` with the bot token replaced by '<token>', in any letter case (PTB changes the
+    case of error descriptions, which may echo the request URL)."""
+    return re.sub(re.escape(token), "<token>", text, flags=re.IGNORECASE) if token else text
+
+
 class RedactToken(logging.Filter):
     """Replaces the bot token in log records (httpx and PTB log request URLs, which hold it)."""
 
@@ -475,12 +489,13 @@ class RedactToken(logging.Filter):
         if not self.secret:
             return True
         message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        redacted = redact_token(message, self.secret)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<token>")
+        if record.exc_text:
+            record.exc_text = redact_token(record.exc_text, self.secret)
         return True
 
 

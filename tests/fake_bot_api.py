@@ -7,6 +7,10 @@ answerCallbackQuery, answerInlineQuery and sendChatAction. Every call is recorde
 (method + parameters). Like Telegram it refuses HTML it cannot parse, texts over 4096
 characters and button data over 64 bytes, so a bug shows up as a failed request.
 
+Faults on demand: 429 ``RetryAfter`` now and then (``flood_every``), slow answers
+(``delay``), an outage answering 5xx whose description echoes the request path with the
+token in it (``outage``), and the server gone altogether (``go_down``/``come_back``).
+
 python-telegram-bot posts to ``/bot<TOKEN>/<method>`` with form-encoded (or JSON, or
 multipart) bodies whose nested values are JSON strings. Commands in updates need a
 ``bot_command`` entity; the message builders here add it (and ``mention`` entities).
@@ -142,16 +146,18 @@ class Call:
 
     method: str
     params: dict[str, Any]
-    at: float
+    at: float  # when the request arrived
     result: Any = None
     error: str | None = None
+    done: float = 0.0  # when it was answered
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str):
+    def __init__(self, code: int, description: str, retry_after: int = 0):
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after = retry_after
 
 
 def _utf16_len(text: str) -> int:
@@ -185,12 +191,19 @@ class FakeBotApi:
         self.chats: dict[int, dict[str, Any]] = {}
         self.sent: dict[tuple[int, int], dict[str, Any]] = {}
         self.failures: dict[str, list[ApiError]] = {}
+        self.delays: dict[str, float] = {}
+        self.flood: tuple[int, int, frozenset[str]] | None = None  # every n-th call, retry_after, methods
+        self.flooded = 0  # 429 answers given
+        self.outage_status: int | None = None
+        self._flood_count = 0
         self.cond = threading.Condition()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._user_message_ids = itertools.count(100)
         self._callback_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self._port = 0
+        self.down = False
         self._thread: threading.Thread | None = None
 
     # lifecycle
@@ -212,21 +225,38 @@ class FakeBotApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._handler = Handler
+        self._listen(0)
         return self
 
+    def _listen(self, port: int) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
     def __exit__(self, *exc: Any) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def go_down(self) -> None:
+        """Stop listening: the bot's requests are refused until ``come_back``."""
         assert self._server is not None
+        self.down = True  # connections kept alive from before are dropped without an answer
         self._server.shutdown()
         self._server.server_close()
+        self._server = None
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        self._listen(self._port)
+        self.down = False
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return self._server.server_address[1]
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -234,6 +264,9 @@ class FakeBotApi:
 
     # HTTP
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        if self.down:
+            request.close_connection = True
+            return
         url = urlsplit(request.path)
         match = re.fullmatch(r"/bot(?P<token>[^/]+)/(?P<method>\w+)", url.path)
         if not match:
@@ -247,18 +280,28 @@ class FakeBotApi:
         call = Call(method, params, time.monotonic())
         try:
             with self.cond:
+                if self.outage_status is not None:
+                    raise ApiError(self.outage_status, f"Bad Gateway: upstream failed for POST {url.path}")
                 queued = self.failures.get(method)
                 if queued:
-                    raise queued.pop(0)
+                    failure = queued.pop(0)
+                    raise ApiError(failure.code, failure.description.replace("{path}", url.path))
+                self._maybe_flood(method)
+            if self.delays.get(method):
+                time.sleep(self.delays[method])
             call.result = self._dispatch(method, params)
         except ApiError as exc:
             call.error = exc.description
             self._record(call)
-            return self._respond(request, exc.code, {"ok": False, "error_code": exc.code, "description": exc.description})
+            payload = {"ok": False, "error_code": exc.code, "description": exc.description}
+            if exc.retry_after:
+                payload["parameters"] = {"retry_after": exc.retry_after}
+            return self._respond(request, exc.code, payload)
         self._record(call)
         return self._respond(request, 200, {"ok": True, "result": call.result})
 
     def _record(self, call: Call) -> None:
+        call.done = time.monotonic()
         with self.cond:
             self.calls.append(call)
             self.cond.notify_all()
@@ -390,9 +433,35 @@ class FakeBotApi:
                 self.cond.wait(deadline - time.monotonic())
             return self.updates[:limit]
 
+    def _maybe_flood(self, method: str) -> None:
+        """Answer 429 RetryAfter on every n-th call of the flooded methods (caller holds the lock)."""
+        if self.flood is None or method not in self.flood[2]:
+            return
+        self._flood_count += 1
+        if self._flood_count % self.flood[0] == 0:
+            self.flooded += 1
+            retry_after = self.flood[1]
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+
     # driving it from tests
+    def flood_every(self, n: int, retry_after: int = 1, methods: tuple[str, ...] = ("sendMessage", "editMessageText")) -> None:
+        """Answer every ``n``-th call of ``methods`` with 429 Too Many Requests (Telegram's format)."""
+        with self.cond:
+            self.flood = (n, retry_after, frozenset(methods))
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Hold every answer to ``method`` for ``seconds`` (0 to stop)."""
+        self.delays[method] = seconds
+
+    def outage(self, status: int | None = 502) -> None:
+        """Answer every request with ``status`` (None ends the outage); the description echoes
+        the request path, token included, as some proxies do."""
+        with self.cond:
+            self.outage_status = status
+
     def fail_next(self, method: str, code: int = 400, description: str = "Bad Request: test failure") -> None:
-        """Make the next call of ``method`` fail like Telegram would."""
+        """Make the next call of ``method`` fail like Telegram would ('{path}' in ``description``
+        becomes the request path, token included)."""
         with self.cond:
             self.failures.setdefault(method, []).append(ApiError(code, description))
 

@@ -2,10 +2,13 @@
 
 import unicodedata
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from bot.answer import answer_question
 from bot.text import fold_accents, highlight_spans, index_terms, normalize, query_terms
+from figures import FULL, report
 
 ODD = st.sampled_from(
     ["\u200b", "\u200f", "\u202e", "\ufeff", "\u0301", "\u0323", "\x00", "\x07", "\x1b", "\r", "\n", "_", "/", "-",
@@ -13,10 +16,18 @@ ODD = st.sampled_from(
 )
 TEXT = st.lists(st.one_of(st.text(min_size=0, max_size=30), ODD), max_size=30).map("".join)
 
-CASES = {"tried": 0}
+CASES = {"tried": 0, "answered": 0}
+SCALE = 10 if FULL else 1
 
 
-@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture(scope="module", autouse=True)
+def _figures():
+    yield
+    report("fuzz_text", [("odd text: cases through the pipeline / through the answerer (none raised)",
+                          f"{CASES['tried']} / {CASES['answered']}")])
+
+
+@hsettings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TEXT)
 def test_text_pipeline_never_raises(text):
     CASES["tried"] += 1
@@ -32,9 +43,10 @@ def test_text_pipeline_never_raises(text):
     fold_accents(text)
 
 
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(TEXT)
 def test_answerer_never_raises(shipped_index, settings, text):
+    CASES["answered"] += 1
     answer = answer_question(shipped_index, text, settings)
     assert answer.status in {"ok", "empty", "no_words", "no_answer"}
     for result in answer.results:

@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import yaml
 
+from bot_process import ROOT, stop
+from bot_process import start_serve as _start
 from fake_bot_api import TOKEN, USER, FakeBotApi, telegram_html_to_text
 
-ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Ai là Bí thư Thành ủy Hà Nội dự Đại hội Đảng bộ khối lần thứ XIII?"
 
 
-def start_serve(api: FakeBotApi, settings, *extra: str, env: dict | None = None) -> subprocess.Popen:
-    environment = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url, **(env or {}))
-    environment.pop("BOT_CONFIG", None)
-    command = [sys.executable, "-m", "bot", "-v", "serve", "--corpus", str(settings.corpus),
-               "--index-dir", str(settings.index_dir), *extra]
-    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def stop(process: subprocess.Popen) -> tuple[str, str]:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        return process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.communicate()
+def start_serve(api: FakeBotApi, settings, *extra: str, env: dict | None = None):
+    return _start(api, settings.corpus, settings.index_dir, *extra, env=env)
 
 
 def test_serve_answers_a_private_message_over_long_polling(shipped):

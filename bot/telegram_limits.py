@@ -1,0 +1,108 @@
+"""Flood limits for the bot's requests: Telegram's per-chat limits on top of PTB's AIORateLimiter.
+
+``AIORateLimiter`` keeps the bot under 30 requests a second overall and, with ``max_retries``,
+waits and retries when Telegram answers 429 ``RetryAfter`` (PTB's default is not to retry, so a
+busy moment would lose the reply). Its group limiter is a leaky bucket that lets 40 messages
+through in a group's first minute, and it does not pace private chats at all, so here a strict
+sliding window per chat takes its place: at most 1 message a second in a private chat and 20 a
+minute in a group or channel (plus a second of slack, so network jitter cannot push a 21st
+message into Telegram's minute). Chat actions ("typing…") are not messages and are not paced:
+in a burst they would otherwise take half of the 30 requests a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any, Callable, Coroutine
+
+from telegram.ext import AIORateLimiter
+
+PRIVATE_RATE = (1, 1.0)  # messages, seconds: one message a second in a private chat
+GROUP_RATE = (20, 61.0)  # twenty messages a minute in a group, and a second of slack
+MAX_RETRIES = 5  # RetryAfter answers retried before a request fails
+UNPACED = frozenset({"sendChatAction"})  # not messages: no per-chat window, no overall limit
+_MAX_WINDOWS = 4096
+
+
+class SlidingWindow:
+    """At most ``max_rate`` acquisitions in any ``period`` seconds (waits for a free slot)."""
+
+    def __init__(self, max_rate: int, period: float):
+        self.max_rate = max_rate
+        self.period = period
+        self.times: collections.deque[float] = collections.deque()
+        self.lock = asyncio.Lock()
+
+    def _expire(self, now: float) -> None:
+        while self.times and now - self.times[0] >= self.period:
+            self.times.popleft()
+
+    def idle(self, now: float) -> bool:
+        self._expire(now)
+        return not self.times and not self.lock.locked()
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            while True:
+                now = loop.time()
+                self._expire(now)
+                if len(self.times) < self.max_rate:
+                    self.times.append(now)
+                    return
+                await asyncio.sleep(self.period - (now - self.times[0]))
+
+
+class ChatRateLimiter(AIORateLimiter):
+    """AIORateLimiter (overall limit, RetryAfter retries) plus a sliding window per chat."""
+
+    def __init__(
+        self,
+        private_rate: tuple[int, float] = PRIVATE_RATE,
+        group_rate: tuple[int, float] = GROUP_RATE,
+        max_retries: int = MAX_RETRIES,
+    ):
+        super().__init__(group_max_rate=0, max_retries=max_retries)  # groups: our windows instead
+        self.private_rate = private_rate
+        self.group_rate = group_rate
+        self.windows: dict[int | str, SlidingWindow] = {}
+
+    def window(self, endpoint: str, data: dict[str, Any]) -> SlidingWindow | None:
+        """The window a request must pass: its chat's, or None (not a message to a chat)."""
+        chat_id = data.get("chat_id")
+        if chat_id is None:
+            return None
+        try:
+            chat_id = int(chat_id)
+        except (TypeError, ValueError):
+            pass  # "@channelname"
+        if chat_id not in self.windows:
+            if len(self.windows) >= _MAX_WINDOWS:
+                now = asyncio.get_running_loop().time()
+                for key in [k for k, w in self.windows.items() if w.idle(now)]:
+                    del self.windows[key]
+            private = isinstance(chat_id, int) and chat_id > 0
+            self.windows[chat_id] = SlidingWindow(*(self.private_rate if private else self.group_rate))
+        return self.windows[chat_id]
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint in UNPACED:
+            data = {k: v for k, v in data.items() if k != "chat_id"}  # AIORateLimiter: not a chat request
+        window = self.window(endpoint, data)
+        if window is None:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+        async def paced(*a: Any, **kw: Any) -> Any:  # also paces each retry
+            await window.acquire()
+            return await callback(*a, **kw)
+
+        return await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
