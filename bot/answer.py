@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.bm25 import score_touched, top_k
+from bot.bm25 import best_passages
 from bot.config import AnswerSettings, Settings
 from bot.index import PassageIndex
 from bot.text import QueryTerms, highlight_spans, normalize, query_terms
@@ -129,11 +129,10 @@ def answer_question(
     rows = [index.lookup(term) for term in query.terms]
     postings = [index.postings(r) if r is not None else None for r in rows]
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]
-    docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
-    keep = scores > 0
-    docs, scores = docs[keep], scores[keep]
     wanted = offset + k
-    candidates = top_k(docs, scores, max(wanted * 4, 20))
+    candidates, touched = best_passages(
+        postings, idf, list(query.weights), index.norms, settings.bm25.k1, max(wanted * 4, 20), index.scratch
+    )
     if not candidates:
         return Answer(text, "no_answer", truncated=truncated, words=query.words)
     best_coverage = coverage(index, query, candidates[0][0], rows)
@@ -149,7 +148,7 @@ def answer_question(
         chosen.append((passage, score))
         if len(chosen) > wanted:
             break
-    has_more = len(chosen) > wanted or len(candidates) < len(docs) and len(chosen) >= wanted
+    has_more = len(chosen) > wanted or len(candidates) < touched and len(chosen) >= wanted
     page = chosen[offset:wanted]
     results = tuple(_result(index, offset + i + 1, p, s, query) for i, (p, s) in enumerate(page))
     if not results:

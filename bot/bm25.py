@@ -12,7 +12,9 @@ order: score += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -108,3 +110,140 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
         docs, scores = docs[keep], scores[keep]
     order = np.lexsort((docs, -scores))[:k]
     return [(int(docs[i]), float(scores[i])) for i in order]
+
+
+class Scratch:
+    """Reusable per-index work arrays (one score and one mark slot per passage).
+
+    Kept zeroed between queries: each query resets only what it wrote. One query at a
+    time uses it; a concurrent query gets its own fresh arrays (see ``acquire``).
+    """
+
+    def __init__(self, n_passages: int):
+        self.n = n_passages
+        self.scores = np.zeros(n_passages, dtype=np.float64)
+        self.mark = np.zeros(n_passages, dtype=np.bool_)
+        import threading
+
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def acquire(self) -> Iterator[Scratch]:
+        if self._lock.acquire(blocking=False):
+            try:
+                yield self
+            finally:
+                self._lock.release()
+        else:
+            yield Scratch(self.n)
+
+
+def _union(parts: list[np.ndarray], scratch: Scratch) -> np.ndarray:
+    """Sorted distinct passage numbers of several posting lists."""
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=np.int64)
+    total = sum(len(p) for p in parts)
+    if total * 16 < scratch.n:  # small: sort the few numbers
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+    for docs in parts:
+        scratch.mark[docs] = True
+    found = np.flatnonzero(scratch.mark)
+    scratch.mark[found] = False
+    return found
+
+
+def _scores_at(
+    candidates: np.ndarray,
+    postings: list[Postings],
+    idf: list[float],
+    weights: list[float],
+    norms: np.ndarray,
+    k1: float,
+    scratch: Scratch,
+) -> np.ndarray:
+    """Exact scores of the candidate passages, each term added in query order.
+
+    A short posting list is added in full; a long one is searched for the candidates
+    only. Either way each passage's sum runs in query-term order, as in rank-bm25.
+    """
+    acc = scratch.scores
+    written: list[np.ndarray] = []
+    n_cand = len(candidates)
+    for plist, term_idf, weight in zip(postings, idf, weights):
+        docs = plist.docs
+        if len(docs) <= 8 * n_cand:
+            tf = plist.tf
+        else:
+            pos = np.searchsorted(docs, candidates)
+            pos[pos == len(docs)] = 0
+            hit = docs[pos] == candidates
+            pos = pos[hit]
+            docs, tf = docs[pos], plist.tf[pos]
+        contrib = term_contributions(tf, docs, term_idf, norms, k1)
+        if weight != 1.0:
+            contrib = contrib * weight
+        acc[docs] += contrib
+        written.append(docs)
+    scores = acc[candidates]
+    for docs in written:
+        acc[docs] = 0.0
+    return scores
+
+
+def best_passages(
+    postings: list[Postings | None],
+    idf: list[float],
+    weights: list[float],
+    norms: np.ndarray,
+    k1: float,
+    k: int,
+    scratch: Scratch | None = None,
+    seed_postings: int = 20_000,
+) -> tuple[list[tuple[int, float]], int]:
+    """The k best passages with a positive score, exactly as ``top_k(*score_touched(...))``.
+
+    Returns (best (passage, score) pairs, a lower bound of how many passages score above 0).
+    Passages that cannot reach the k-th best score are never scored (MaxScore): a first
+    pass scores the passages of the rarest terms to find a threshold; terms whose summed
+    upper bounds stay below it cannot bring a passage into the top k on their own, so only
+    passages holding one of the other terms are scored, with every term, in query order.
+    """
+    terms = [
+        (p, float(f), float(w))
+        for p, f, w in zip(postings, idf, weights)
+        if p is not None and len(p.docs) > 0
+    ]
+    if k <= 0 or not terms:
+        return [], 0
+    scratch = scratch or Scratch(len(norms))
+    plists = [t[0] for t in terms]
+    t_idf = [t[1] for t in terms]
+    t_w = [t[2] for t in terms]
+    df = np.array([len(p.docs) for p in plists], dtype=np.int64)
+    # a term's contribution is idf * w * X with 0 <= X <= k1 + 1
+    bound = np.maximum(np.array(t_idf) * np.array(t_w) * (k1 + 1), 0.0) * (1 + 1e-9) + 1e-12
+    with scratch.acquire() as work:
+        rare = np.argsort(df, kind="stable")
+        seed = [int(rare[0])]
+        total = int(df[rare[0]])
+        for i in rare[1:]:
+            if total + df[i] > seed_postings:
+                break
+            seed.append(int(i))
+            total += int(df[i])
+        candidates = _union([plists[i].docs for i in seed], work)
+        scores = _scores_at(candidates, plists, t_idf, t_w, norms, k1, work)
+        positive = scores > 0
+        essential = set(range(len(terms)))
+        if int(positive.sum()) >= k:
+            theta = np.partition(scores[positive], int(positive.sum()) - k)[int(positive.sum()) - k]
+            by_bound = np.argsort(bound, kind="stable")
+            running = np.cumsum(bound[by_bound])
+            droppable = int(np.searchsorted(running, theta, side="left"))
+            essential -= {int(i) for i in by_bound[:droppable]}
+        if not essential <= set(seed):
+            candidates = _union([plists[i].docs for i in sorted(essential)], work)
+            scores = _scores_at(candidates, plists, t_idf, t_w, norms, k1, work)
+            positive = scores > 0
+    docs, scores = candidates[positive], scores[positive]
+    return top_k(docs, scores, k), len(docs)

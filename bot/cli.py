@@ -12,7 +12,7 @@ from typing import Sequence
 
 from bot.answer import answer_question
 from bot.config import ConfigError, Settings, load_settings
-from bot.index import BuildReport, build_index, ensure_index
+from bot.index import BuildReport, build_index, ensure_index, recorded_corpus
 from bot.messages import load_messages
 from bot.render import render_answer, render_source, render_sources
 from bot.sources import get_source, list_sources
@@ -68,6 +68,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(getattr(args, "config", None))
     corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
     index_dir = Path(args.index_dir) if getattr(args, "index_dir", None) else None
+    if index_dir is not None and corpus is None:
+        recorded = recorded_corpus(index_dir)  # an index folder remembers the corpus it was built from
+        corpus = recorded if recorded is not None and recorded.exists() else None
     return settings.with_paths(corpus, index_dir)
 
 
