@@ -448,7 +448,7 @@ def save_index(
 ) -> Path:
     """Write a new version folder in full, then switch CURRENT to it in one rename."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{manifest['fingerprint'][:8]}"
+    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{manifest['fingerprint'][:8]}{os.urandom(3).hex()}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     files: dict[str, dict[str, int]] = {}
