@@ -45,6 +45,7 @@ _ARRAYS = (
     "term_hash",
     "term_ptr",
     "term_idf",
+    "term_order",
     "post_doc",
     "post_tf",
     "doc_len",
@@ -387,10 +388,13 @@ def postings_from_stream(
     appearance = np.argsort(first_seen, kind="stable")
     idf = np.empty(len(starts), dtype=np.float64)
     idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
+    term_order = np.empty(len(starts), dtype=np.int64)
+    term_order[appearance] = np.arange(len(starts))
     return {
         "term_hash": sorted_hashes[starts],
         "term_ptr": term_ptr,
         "term_idf": idf,
+        "term_order": term_order,  # rank of each term in order of first appearance
         "post_doc": docs[order],
         "post_tf": np.minimum(tfs[order], 65535).astype(np.uint16),
     }
