@@ -400,6 +400,69 @@ def postings_from_stream(
     }
 
 
+def append_arrays(
+    old: dict[str, np.ndarray], old_texts: bytes | memoryview, new: list[SegmentedArticle], epsilon: float
+) -> tuple[dict[str, np.ndarray], bytes, list[int]]:
+    """The arrays ``build_arrays`` would give for the old articles followed by ``new``, without
+    re-sorting the old postings: each term's new postings go after its old ones.
+    """
+    n_old = len(old["doc_len"])
+    part, part_texts, per_article = build_arrays(new, epsilon)
+    old_hash, new_hash = np.asarray(old["term_hash"]), part["term_hash"]
+    old_ptr, new_ptr = np.asarray(old["term_ptr"]), part["term_ptr"]
+    old_df, new_df = np.diff(old_ptr), np.diff(new_ptr)
+    vocab = np.union1d(old_hash, new_hash)
+    row_old = np.searchsorted(vocab, old_hash)
+    row_new = np.searchsorted(vocab, new_hash)
+    df_before = np.zeros(len(vocab), dtype=np.int64)
+    df_before[row_old] = old_df
+    df = df_before.copy()
+    df[row_new] += new_df
+    ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(df, out=ptr[1:])
+    post_doc = np.empty(int(ptr[-1]), dtype=np.int32)
+    post_tf = np.empty(int(ptr[-1]), dtype=np.uint16)
+    # old postings move in runs of terms that shift by the same amount
+    shift = ptr[row_old] - old_ptr[:-1]
+    cuts = np.flatnonzero(np.diff(shift)) + 1
+    old_doc, old_tf = old["post_doc"], old["post_tf"]
+    for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(old_hash)]):
+        a, b, by = int(old_ptr[first]), int(old_ptr[last]), int(shift[first])
+        post_doc[a + by : b + by] = old_doc[a:b]
+        post_tf[a + by : b + by] = old_tf[a:b]
+    term_of = np.repeat(np.arange(len(new_hash)), new_df)
+    dest = (ptr[row_new] + df_before[row_new])[term_of] + (np.arange(len(term_of)) - new_ptr[term_of])
+    post_doc[dest] = part["post_doc"] + n_old
+    post_tf[dest] = part["post_tf"]
+    # first appearance: old terms keep their rank, new ones follow in their own order
+    order = np.empty(len(vocab), dtype=np.int64)
+    order[row_old] = old["term_order"]
+    seen = np.zeros(len(vocab), dtype=np.bool_)
+    seen[row_old] = True
+    fresh = ~seen[row_new]
+    order[row_new[fresh]] = len(old_hash) + np.argsort(np.argsort(part["term_order"][fresh]))
+    n_docs = n_old + len(part["doc_len"])
+    appearance = np.argsort(order)
+    idf = np.empty(len(vocab), dtype=np.float64)
+    idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
+    old_offsets = np.asarray(old["passage_offsets"])
+    arrays = {
+        "term_hash": vocab,
+        "term_ptr": ptr,
+        "term_idf": idf,
+        "term_order": order,
+        "post_doc": post_doc,
+        "post_tf": post_tf,
+        "doc_len": np.concatenate([old["doc_len"], part["doc_len"]]),
+        "passage_article": np.concatenate(
+            [old["passage_article"], part["passage_article"] + (int(old["passage_article"][-1]) + 1 if n_old else 0)]
+        ).astype(np.int32),
+        "passage_position": np.concatenate([old["passage_position"], part["passage_position"]]),
+        "passage_offsets": np.concatenate([old_offsets, part["passage_offsets"][1:] + old_offsets[-1]]),
+    }
+    return arrays, bytes(old_texts) + part_texts, per_article
+
+
 # --- saving and loading -----------------------------------------------------------------
 
 
@@ -615,18 +678,28 @@ def build_index(settings: Settings, corpus: Corpus | None = None, progress: bool
     with _build_lock(settings.index_dir):
         fingerprint = full_fingerprint(settings)
         corpus = corpus or load_corpus(settings.corpus)
+        keys = [article_key(a, settings) for a in corpus.articles]
+        previous = _appendable(settings, keys)
+        kept = len(previous.articles) if previous else 0
         cache = SegmentCache(settings.index_dir / "segments.sqlite")
         try:
-            segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress)
-            cache.keep_only({s.key for s in segmented})
+            segmented, fresh = segment_articles(corpus.articles[kept:], settings, cache, progress=progress)
+            cache.keep_only(set(keys))
         finally:
             cache.close()
-        arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
+        if previous is not None:  # only new articles at the end: extend the index
+            arrays, texts, per_article = append_arrays(
+                previous.arrays, previous.texts_blob, segmented, settings.bm25.epsilon
+            )
+            per_article = [a["passages"] for a in previous.articles] + per_article
+            del previous
+        else:
+            arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
         articles = []
         first = 0
-        for article, count in zip(corpus.articles, per_article):
+        for article, key, count in zip(corpus.articles, keys, per_article):
             meta = article.metadata()
-            meta.update(first_passage=first, passages=count)
+            meta.update(first_passage=first, passages=count, key=key)
             articles.append(meta)
             first += count
         manifest = {
@@ -643,6 +716,23 @@ def build_index(settings: Settings, corpus: Corpus | None = None, progress: bool
     return BuildReport(
         "built", "", len(articles), manifest["passages"], fresh, time.perf_counter() - started, corpus.problems
     )
+
+
+def _appendable(settings: Settings, keys: list[str]) -> PassageIndex | None:
+    """The current index when the corpus only added articles after the ones it holds."""
+    try:
+        index = load_index(settings.index_dir, settings.bm25)
+    except IndexError_:
+        return None
+    old_keys = [a.get("key") for a in index.articles]
+    if (
+        index.manifest.get("settings") != settings.index_fingerprint_part()
+        or index.manifest.get("synthetic")
+        or not 0 < len(old_keys) < len(keys)
+        or old_keys != keys[: len(old_keys)]
+    ):
+        return None
+    return index
 
 
 def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageIndex, BuildReport]:
