@@ -275,6 +275,35 @@ def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, 
     return row
 
 
+def append_at(index_dir: Path, real: Path, records: list[dict], settings: Any) -> dict[str, float]:
+    """Time adding articles (already segmented, from the real index's cache) to a big index:
+    merging the arrays and saving the new version (what ``bot index`` does after segmenting)."""
+    from bot.corpus import article_from_record
+    from bot.index import SegmentCache, append_arrays, article_key, load_index, save_index
+
+    articles = [article_from_record(r, f"new{i}", "bench") for i, r in enumerate(records)]
+    keys = [article_key(a, settings) for a in articles]
+    cache = SegmentCache(real / "segments.sqlite")
+    found = cache.get_many(keys)
+    cache.close()
+    items = [found[k] for k in keys if k in found]
+    started = time.perf_counter()
+    index = load_index(index_dir, settings.bm25)
+    loaded = time.perf_counter()
+    arrays, texts, per_article = append_arrays(index.arrays, index.texts_blob, items, settings.bm25.epsilon)
+    merged = time.perf_counter()
+    metas = list(index.articles)
+    first = index.n_passages
+    for article, count in zip(articles, per_article):
+        metas.append(dict(article.metadata(), first_passage=first, passages=count))
+        first += count
+    save_index(index_dir, arrays, texts, metas, dict(index.manifest, passages=len(arrays["doc_len"]),
+                                                     articles=len(metas), terms=len(arrays["term_hash"])))
+    saved = time.perf_counter()
+    return {"articles": len(items), "load_s": loaded - started, "merge_s": merged - loaded,
+            "save_s": saved - merged, "total_s": saved - started}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from bot.config import load_settings
@@ -352,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         log("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     figures["sizes"] = rows
+    largest = max(sizes)
+    if largest > n_real:
+        figures["append_100_at_largest"] = append_at(work / f"s{largest}", real, records[-100:], settings)
+        log(f"append 100 articles to {largest} passages: {figures['append_100_at_largest']}")
     if args.plot:
         plot(rows, args.plot)
     if args.json:
@@ -371,6 +404,12 @@ def table(f: dict[str, Any]) -> str:
         f"index terms {seg['index_segmentation_chars_per_s'] / 1e3:.0f}k chars/s ({seg['index_over_pyvi']:.0%})",
         f"add 100 articles: {f['add_100_articles']['seconds']:.1f} s; remove 1 + change 1: "
         f"{f['remove_1_change_1']['seconds']:.1f} s",
+        *(
+            [f"add 100 segmented articles to {f['sizes'][-1]['passages']:,} passages: "
+             f"{f['append_100_at_largest']['total_s']:.1f} s (load {f['append_100_at_largest']['load_s']:.1f}, "
+             f"merge {f['append_100_at_largest']['merge_s']:.1f}, save {f['append_100_at_largest']['save_s']:.1f})"]
+            if "append_100_at_largest" in f else []
+        ),
         "",
         "| corpus | passages | disk MB | load s | RSS MB | p50 ms | p95 ms | p99 ms | answer p50 ms | "
         "rank-bm25 p50 ms (n) | speed-up | top-10 identical |",

@@ -79,6 +79,7 @@ def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[s
         "term_ptr": new_ptr,
         "term_idf": idf,
         "term_order": np.argsort(appearance),
+        "term_tfmax": np.asarray(a["term_tfmax"])[keep],  # a bound: the prefix's own maximum may be lower
         "post_doc": post_doc,
         "post_tf": post_tf,
         "doc_len": np.asarray(a["doc_len"])[take],

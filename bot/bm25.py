@@ -65,6 +65,7 @@ class Postings:
 
     docs: np.ndarray
     tf: np.ndarray
+    tf_max: int | None = None  # highest tf in the list, when known (tightens score bounds)
 
 
 def score_touched(
@@ -123,6 +124,7 @@ class Scratch:
         self.n = n_passages
         self.scores = np.zeros(n_passages, dtype=np.float64)
         self.mark = np.zeros(n_passages, dtype=np.bool_)
+        self.norm_min: float | None = None  # smallest length norm, for score bounds
         import threading
 
         self._lock = threading.Lock()
@@ -220,8 +222,14 @@ def best_passages(
     t_idf = [t[1] for t in terms]
     t_w = [t[2] for t in terms]
     df = np.array([len(p.docs) for p in plists], dtype=np.int64)
-    # a term's contribution is idf * w * X with 0 <= X <= k1 + 1
-    bound = np.maximum(np.array(t_idf) * np.array(t_w) * (k1 + 1), 0.0) * (1 + 1e-9) + 1e-12
+    # a term's contribution is idf * w * X, X = tf (k1 + 1) / (tf + norm) <= T (k1 + 1) / (T + min norm)
+    # with T the term's highest tf (X < k1 + 1 when T is unknown)
+    if scratch.norm_min is None:
+        scratch.norm_min = float(np.min(norms)) if len(norms) else 0.0
+    top_x = np.array(
+        [(k1 + 1) * p.tf_max / (p.tf_max + scratch.norm_min) if p.tf_max else k1 + 1 for p in plists]
+    )
+    bound = np.maximum(np.array(t_idf) * np.array(t_w) * top_x, 0.0) * (1 + 1e-9) + 1e-12
     with scratch.acquire() as work:
         rare = np.argsort(df, kind="stable")
         seed = [int(rare[0])]

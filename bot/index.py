@@ -40,12 +40,14 @@ from bot.text import TermOptions, index_terms, normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # of the index folder
+CACHE_FORMAT = 2  # of segments.sqlite entries
 _ARRAYS = (
     "term_hash",
     "term_ptr",
     "term_idf",
     "term_order",
+    "term_tfmax",
     "post_doc",
     "post_tf",
     "doc_len",
@@ -117,7 +119,7 @@ class SegmentedArticle:
 
 def _segment_settings(settings: Settings) -> dict[str, Any]:
     return {
-        "format": FORMAT_VERSION,
+        "format": CACHE_FORMAT,
         "min": settings.min_chars,
         "max": settings.max_chars,
         "terms": vars(settings.terms),
@@ -301,7 +303,9 @@ class PassageIndex:
 
     def postings(self, row: int) -> Postings:
         start, end = int(self.arrays["term_ptr"][row]), int(self.arrays["term_ptr"][row + 1])
-        return Postings(self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end])
+        return Postings(
+            self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end], int(self.arrays["term_tfmax"][row])
+        )
 
     def idf(self, row: int) -> float:
         return float(self.arrays["term_idf"][row])
@@ -395,6 +399,10 @@ def postings_from_stream(
         "term_ptr": term_ptr,
         "term_idf": idf,
         "term_order": term_order,  # rank of each term in order of first appearance
+        "term_tfmax": (
+            np.maximum.reduceat(np.minimum(tfs[order], 65535).astype(np.uint16), starts)
+            if len(starts) else np.zeros(0, dtype=np.uint16)
+        ),  # highest tf of each term (bounds its score)
         "post_doc": docs[order],
         "post_tf": np.minimum(tfs[order], 65535).astype(np.uint16),
     }
@@ -425,7 +433,7 @@ def append_arrays(
     # old postings move in runs of terms that shift by the same amount
     shift = ptr[row_old] - old_ptr[:-1]
     cuts = np.flatnonzero(np.diff(shift)) + 1
-    old_doc, old_tf = old["post_doc"], old["post_tf"]
+    old_doc, old_tf = np.asarray(old["post_doc"]), np.asarray(old["post_tf"])  # plain views: cheap slices
     for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(old_hash)]):
         a, b, by = int(old_ptr[first]), int(old_ptr[last]), int(shift[first])
         post_doc[a + by : b + by] = old_doc[a:b]
@@ -441,6 +449,9 @@ def append_arrays(
     seen[row_old] = True
     fresh = ~seen[row_new]
     order[row_new[fresh]] = len(old_hash) + np.argsort(np.argsort(part["term_order"][fresh]))
+    tfmax = np.zeros(len(vocab), dtype=np.uint16)
+    tfmax[row_old] = old["term_tfmax"]
+    tfmax[row_new] = np.maximum(tfmax[row_new], part["term_tfmax"])
     n_docs = n_old + len(part["doc_len"])
     appearance = np.argsort(order)
     idf = np.empty(len(vocab), dtype=np.float64)
@@ -451,6 +462,7 @@ def append_arrays(
         "term_ptr": ptr,
         "term_idf": idf,
         "term_order": order,
+        "term_tfmax": tfmax,
         "post_doc": post_doc,
         "post_tf": post_tf,
         "doc_len": np.concatenate([old["doc_len"], part["doc_len"]]),

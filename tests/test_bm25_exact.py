@@ -25,7 +25,7 @@ def _index(corpus: list[list[str]], epsilon: float = 0.25):
     return arrays
 
 
-def _query_inputs(arrays, terms: list[str]):
+def _query_inputs(arrays, terms: list[str], rng_bound: bool = True):
     hashes = arrays["term_hash"]
     postings, idf = [], []
     for term in terms:
@@ -33,7 +33,8 @@ def _query_inputs(arrays, terms: list[str]):
         row = int(np.searchsorted(hashes, key))
         if row < len(hashes) and hashes[row] == key:
             a, b = int(arrays["term_ptr"][row]), int(arrays["term_ptr"][row + 1])
-            postings.append(Postings(arrays["post_doc"][a:b], arrays["post_tf"][a:b]))
+            tf_max = int(arrays["term_tfmax"][row]) if rng_bound else None
+            postings.append(Postings(arrays["post_doc"][a:b], arrays["post_tf"][a:b], tf_max))
             idf.append(float(arrays["term_idf"][row]))
         else:
             postings.append(None)
@@ -74,7 +75,7 @@ def test_scores_and_top_k_equal_rank_bm25(seed: int) -> None:
             terms += terms[: rng.randint(1, len(terms))]
         weights = [rng.choice([1.0, 1.0, 0.3, 0.0]) for _ in terms]
         expected = _reference(bm25, terms, weights)
-        postings, idf = _query_inputs(arrays, terms)
+        postings, idf = _query_inputs(arrays, terms, rng.random() < 0.7)
         docs, scores = score_touched(postings, idf, weights, norms, params.k1)
         assert np.array_equal(scores, expected[docs])  # bit for bit
         untouched = np.setdiff1d(np.arange(len(corpus)), docs)
