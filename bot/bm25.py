@@ -192,6 +192,19 @@ def _scores_at(
     return scores
 
 
+def _partial(candidates: np.ndarray, chosen: list[int], plists: list[Postings], idf: list[float],
+             weights: list[float], norms: np.ndarray, k1: float, scratch: Scratch) -> np.ndarray:
+    """Sums over some terms (whose passages are all among ``candidates``), for pruning only."""
+    acc = scratch.scores
+    for i in chosen:
+        plist = plists[i]
+        contrib = term_contributions(plist.tf, plist.docs, idf[i], norms, k1)
+        acc[plist.docs] += contrib * weights[i] if weights[i] != 1.0 else contrib
+    found = acc[candidates]
+    acc[candidates] = 0.0
+    return found
+
+
 def best_passages(
     postings: list[Postings | None],
     idf: list[float],
@@ -200,15 +213,19 @@ def best_passages(
     k1: float,
     k: int,
     scratch: Scratch | None = None,
-    seed_postings: int = 20_000,
+    seed_postings: int = 4_000,
 ) -> tuple[list[tuple[int, float]], int]:
     """The k best passages with a positive score, exactly as ``top_k(*score_touched(...))``.
 
     Returns (best (passage, score) pairs, a lower bound of how many passages score above 0).
-    Passages that cannot reach the k-th best score are never scored (MaxScore): a first
-    pass scores the passages of the rarest terms to find a threshold; terms whose summed
-    upper bounds stay below it cannot bring a passage into the top k on their own, so only
-    passages holding one of the other terms are scored, with every term, in query order.
+    Passages that cannot reach the k-th best score are never fully scored (MaxScore):
+
+    1. the passages of the rarest terms are ranked by those terms; the best few are scored
+       exactly, which gives a threshold (the k-th best score found so far);
+    2. the terms whose summed upper bounds stay below it cannot lift a passage into the top k
+       on their own: only passages holding one of the other terms are candidates, and those
+       whose sum over these terms plus the others' bounds stays below the threshold drop out;
+    3. the rest are scored exactly, every term in query order (rank-bm25's arithmetic).
     """
     terms = [
         (p, float(f), float(w))
@@ -230,28 +247,37 @@ def best_passages(
         [(k1 + 1) * p.tf_max / (p.tf_max + scratch.norm_min) if p.tf_max else k1 + 1 for p in plists]
     )
     bound = np.maximum(np.array(t_idf) * np.array(t_w) * top_x, 0.0) * (1 + 1e-9) + 1e-12
+    every = list(range(len(terms)))
     with scratch.acquire() as work:
-        rare = np.argsort(df, kind="stable")
-        seed = [int(rare[0])]
-        total = int(df[rare[0]])
-        for i in rare[1:]:
-            if total + df[i] > seed_postings:
+        # 1. a threshold from the best passages of the rarest terms
+        rare = [int(i) for i in np.argsort(df, kind="stable")]
+        seed, total = [], 0
+        for i in rare:
+            if seed and total + df[i] > seed_postings and total >= 4 * k:
                 break
-            seed.append(int(i))
+            seed.append(i)
             total += int(df[i])
-        candidates = _union([plists[i].docs for i in seed], work)
+        pool = _union([plists[i].docs for i in seed], work)
+        theta = 0.0
+        if len(pool) > 4 * k:
+            rough = _partial(pool, seed, plists, t_idf, t_w, norms, k1, work)
+            pool = np.sort(pool[np.argpartition(-rough, 4 * k)[: 4 * k]])
+        exact = _scores_at(pool, plists, t_idf, t_w, norms, k1, work)
+        positive = exact[exact > 0]
+        if len(positive) >= k:
+            theta = float(np.partition(positive, len(positive) - k)[len(positive) - k])
+        # 2. which terms can bring a passage into the top k, and which passages survive
+        by_bound = np.argsort(bound, kind="stable")
+        droppable = int(np.searchsorted(np.cumsum(bound[by_bound]), theta, side="left")) if theta > 0 else 0
+        minor = sorted(int(i) for i in by_bound[:droppable])
+        essential = sorted(set(every) - set(minor))
+        candidates = _union([plists[i].docs for i in essential], work)
+        if minor:
+            rest = float(bound[minor].sum())
+            partial = _partial(candidates, essential, plists, t_idf, t_w, norms, k1, work)
+            candidates = candidates[(partial + rest) * (1 + 1e-9) + 1e-12 >= theta]
+        # 3. exact scores
         scores = _scores_at(candidates, plists, t_idf, t_w, norms, k1, work)
-        positive = scores > 0
-        essential = set(range(len(terms)))
-        if int(positive.sum()) >= k:
-            theta = np.partition(scores[positive], int(positive.sum()) - k)[int(positive.sum()) - k]
-            by_bound = np.argsort(bound, kind="stable")
-            running = np.cumsum(bound[by_bound])
-            droppable = int(np.searchsorted(running, theta, side="left"))
-            essential -= {int(i) for i in by_bound[:droppable]}
-        if not essential <= set(seed):
-            candidates = _union([plists[i].docs for i in sorted(essential)], work)
-            scores = _scores_at(candidates, plists, t_idf, t_w, norms, k1, work)
-            positive = scores > 0
+    positive = scores > 0
     docs, scores = candidates[positive], scores[positive]
     return top_k(docs, scores, k), len(docs)
