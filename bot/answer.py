@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.bm25 import score_touched, top_k
+from bot.bm25 import best_passages, score_touched, top_k
 from bot.config import AnswerSettings, Settings
 from bot.index import PassageIndex
 from bot.text import QueryTerms, fold_accents, has_diacritics, highlight_spans, normalize, query_terms
@@ -140,11 +140,17 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     rows = [index.lookup(term) for term in query.terms]
     postings = [index.postings(r) if r is not None else None for r in rows]
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]
-    docs, scores = score_touched(postings, idf, list(query.weights), index.norms, settings.bm25.k1)
-    candidates = tuple(top_k(docs, scores, depth))
+    weights = list(query.weights)
+    found, touched = best_passages(postings, idf, weights, index.norms, settings.bm25.k1, depth, index.scratch)
+    if not found and any(p is not None for p in postings):
+        # no positive score at all: in a corpus of a few passages BM25Okapi's idf is <= 0 for
+        # every word; rank by the same scores anyway and let coverage decide
+        docs, scores = score_touched(postings, idf, weights, index.norms, settings.bm25.k1)
+        found, touched = top_k(docs, scores, depth), len(docs)
+    candidates = tuple(found)
     best = coverage(index, query, candidates[0][0], rows) if candidates else 0.0
     answered = bool(candidates) and best >= options.min_coverage
-    return Ranking(query, candidates, len(docs), best, answered)
+    return Ranking(query, candidates, touched, best, answered)
 
 
 def answer_question(

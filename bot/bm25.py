@@ -12,7 +12,9 @@ order: score += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -63,6 +65,7 @@ class Postings:
 
     docs: np.ndarray
     tf: np.ndarray
+    tf_max: int | None = None  # highest tf in the list, when known (tightens score bounds)
 
 
 def score_touched(
@@ -108,3 +111,173 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
         docs, scores = docs[keep], scores[keep]
     order = np.lexsort((docs, -scores))[:k]
     return [(int(docs[i]), float(scores[i])) for i in order]
+
+
+class Scratch:
+    """Reusable per-index work arrays (one score and one mark slot per passage).
+
+    Kept zeroed between queries: each query resets only what it wrote. One query at a
+    time uses it; a concurrent query gets its own fresh arrays (see ``acquire``).
+    """
+
+    def __init__(self, n_passages: int):
+        self.n = n_passages
+        self.scores = np.zeros(n_passages, dtype=np.float64)
+        self.mark = np.zeros(n_passages, dtype=np.bool_)
+        self.norm_min: float | None = None  # smallest length norm, for score bounds
+        import threading
+
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def acquire(self) -> Iterator[Scratch]:
+        if self._lock.acquire(blocking=False):
+            try:
+                yield self
+            finally:
+                self._lock.release()
+        else:
+            yield Scratch(self.n)
+
+
+def _union(parts: list[np.ndarray], scratch: Scratch) -> np.ndarray:
+    """Sorted distinct passage numbers of several posting lists."""
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=np.int64)
+    total = sum(len(p) for p in parts)
+    if total * 16 < scratch.n:  # small: sort the few numbers
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+    for docs in parts:
+        scratch.mark[docs] = True
+    found = np.flatnonzero(scratch.mark)
+    scratch.mark[found] = False
+    return found
+
+
+def _scores_at(
+    candidates: np.ndarray,
+    postings: list[Postings],
+    idf: list[float],
+    weights: list[float],
+    norms: np.ndarray,
+    k1: float,
+    scratch: Scratch,
+) -> np.ndarray:
+    """Exact scores of the candidate passages, each term added in query order.
+
+    A short posting list is added in full; a long one is searched for the candidates
+    only. Either way each passage's sum runs in query-term order, as in rank-bm25.
+    """
+    acc = scratch.scores
+    written: list[np.ndarray] = []
+    n_cand = len(candidates)
+    for plist, term_idf, weight in zip(postings, idf, weights):
+        docs = plist.docs
+        if len(docs) <= 8 * n_cand:
+            tf = plist.tf
+        else:
+            pos = np.searchsorted(docs, candidates)
+            pos[pos == len(docs)] = 0
+            hit = docs[pos] == candidates
+            pos = pos[hit]
+            docs, tf = docs[pos], plist.tf[pos]
+        contrib = term_contributions(tf, docs, term_idf, norms, k1)
+        if weight != 1.0:
+            contrib = contrib * weight
+        acc[docs] += contrib
+        written.append(docs)
+    scores = acc[candidates]
+    for docs in written:
+        acc[docs] = 0.0
+    return scores
+
+
+def _partial(candidates: np.ndarray, chosen: list[int], plists: list[Postings], idf: list[float],
+             weights: list[float], norms: np.ndarray, k1: float, scratch: Scratch) -> np.ndarray:
+    """Sums over some terms (whose passages are all among ``candidates``), for pruning only."""
+    acc = scratch.scores
+    for i in chosen:
+        plist = plists[i]
+        contrib = term_contributions(plist.tf, plist.docs, idf[i], norms, k1)
+        acc[plist.docs] += contrib * weights[i] if weights[i] != 1.0 else contrib
+    found = acc[candidates]
+    acc[candidates] = 0.0
+    return found
+
+
+def best_passages(
+    postings: list[Postings | None],
+    idf: list[float],
+    weights: list[float],
+    norms: np.ndarray,
+    k1: float,
+    k: int,
+    scratch: Scratch | None = None,
+    seed_postings: int = 4_000,
+) -> tuple[list[tuple[int, float]], int]:
+    """The k best passages with a positive score, exactly as ``top_k(*score_touched(...))``.
+
+    Returns (best (passage, score) pairs, a lower bound of how many passages score above 0).
+    Passages that cannot reach the k-th best score are never fully scored (MaxScore):
+
+    1. the passages of the rarest terms are ranked by those terms; the best few are scored
+       exactly, which gives a threshold (the k-th best score found so far);
+    2. the terms whose summed upper bounds stay below it cannot lift a passage into the top k
+       on their own: only passages holding one of the other terms are candidates, and those
+       whose sum over these terms plus the others' bounds stays below the threshold drop out;
+    3. the rest are scored exactly, every term in query order (rank-bm25's arithmetic).
+    """
+    terms = [
+        (p, float(f), float(w))
+        for p, f, w in zip(postings, idf, weights)
+        if p is not None and len(p.docs) > 0
+    ]
+    if k <= 0 or not terms:
+        return [], 0
+    scratch = scratch or Scratch(len(norms))
+    plists = [t[0] for t in terms]
+    t_idf = [t[1] for t in terms]
+    t_w = [t[2] for t in terms]
+    df = np.array([len(p.docs) for p in plists], dtype=np.int64)
+    # a term's contribution is idf * w * X, X = tf (k1 + 1) / (tf + norm) <= T (k1 + 1) / (T + min norm)
+    # with T the term's highest tf (X < k1 + 1 when T is unknown)
+    if scratch.norm_min is None:
+        scratch.norm_min = float(np.min(norms)) if len(norms) else 0.0
+    top_x = np.array(
+        [(k1 + 1) * p.tf_max / (p.tf_max + scratch.norm_min) if p.tf_max else k1 + 1 for p in plists]
+    )
+    bound = np.maximum(np.array(t_idf) * np.array(t_w) * top_x, 0.0) * (1 + 1e-9) + 1e-12
+    every = list(range(len(terms)))
+    with scratch.acquire() as work:
+        # 1. a threshold from the best passages of the rarest terms
+        rare = [int(i) for i in np.argsort(df, kind="stable")]
+        seed, total = [], 0
+        for i in rare:
+            if seed and total + df[i] > seed_postings and total >= 4 * k:
+                break
+            seed.append(i)
+            total += int(df[i])
+        pool = _union([plists[i].docs for i in seed], work)
+        theta = 0.0
+        if len(pool) > 4 * k:
+            rough = _partial(pool, seed, plists, t_idf, t_w, norms, k1, work)
+            pool = np.sort(pool[np.argpartition(-rough, 4 * k)[: 4 * k]])
+        exact = _scores_at(pool, plists, t_idf, t_w, norms, k1, work)
+        positive = exact[exact > 0]
+        if len(positive) >= k:
+            theta = float(np.partition(positive, len(positive) - k)[len(positive) - k])
+        # 2. which terms can bring a passage into the top k, and which passages survive
+        by_bound = np.argsort(bound, kind="stable")
+        droppable = int(np.searchsorted(np.cumsum(bound[by_bound]), theta, side="left")) if theta > 0 else 0
+        minor = sorted(int(i) for i in by_bound[:droppable])
+        essential = sorted(set(every) - set(minor))
+        candidates = _union([plists[i].docs for i in essential], work)
+        if minor:
+            rest = float(bound[minor].sum())
+            partial = _partial(candidates, essential, plists, t_idf, t_w, norms, k1, work)
+            candidates = candidates[(partial + rest) * (1 + 1e-9) + 1e-12 >= theta]
+        # 3. exact scores
+        scores = _scores_at(candidates, plists, t_idf, t_w, norms, k1, work)
+    positive = scores > 0
+    docs, scores = candidates[positive], scores[positive]
+    return top_k(docs, scores, k), len(docs)

@@ -13,7 +13,7 @@ from typing import Sequence
 from bot.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.answer import answer_question
 from bot.config import PACKAGE_ROOT, ConfigError, Settings, load_settings
-from bot.index import BuildReport, build_index, ensure_index
+from bot.index import BuildReport, build_index, ensure_index, recorded_corpus
 from bot.ingest import load_outlets
 from bot.messages import Messages, format_date, format_source, load_messages
 from bot.render import render_answer, render_source, render_sources
@@ -97,6 +97,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(getattr(args, "config", None))
     corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
     index_dir = Path(args.index_dir) if getattr(args, "index_dir", None) else None
+    if index_dir is not None and corpus is None:
+        recorded = recorded_corpus(index_dir)  # an index folder remembers the corpus it was built from
+        corpus = recorded if recorded is not None and recorded.exists() else None
     return settings.with_paths(corpus, index_dir)
 
 

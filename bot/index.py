@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import struct
 import time
 import zlib
 from collections import Counter
@@ -31,7 +32,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bot.bm25 import BM25Params, Postings, length_norms, okapi_idf
+from bot.bm25 import BM25Params, Postings, Scratch, length_norms, okapi_idf
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.passages import split_article
@@ -39,11 +40,14 @@ from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3  # of the index folder
+CACHE_FORMAT = 2  # of segments.sqlite entries
 _ARRAYS = (
     "term_hash",
     "term_ptr",
     "term_idf",
+    "term_order",
+    "term_tfmax",
     "post_doc",
     "post_tf",
     "doc_len",
@@ -67,17 +71,55 @@ def term_hash(term: str) -> int:
 
 @dataclass(frozen=True)
 class SegmentedArticle:
-    """An article's passages and each passage's terms in order of first appearance."""
+    """An article's passages and each passage's terms, as compact arrays.
+
+    ``hashes``/``counts`` hold every passage's distinct terms (as ``term_hash`` keys) in
+    order of first appearance, passage after passage; ``n_terms`` says how many belong
+    to each passage and ``length`` is each passage's number of terms (with repeats).
+    """
 
     key: str
     texts: list[str]
-    terms: list[list[tuple[str, int]]]  # per passage: (term, count)
-    length: list[int]  # per passage: number of terms
+    hashes: np.ndarray  # uint64
+    counts: np.ndarray  # uint32
+    n_terms: np.ndarray  # int32, per passage
+    length: np.ndarray  # int32, per passage
+
+    def to_bytes(self) -> bytes:
+        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"))
+        return b"".join(
+            (
+                struct.pack("<III", len(header), len(self.texts), len(self.hashes)),
+                header,
+                np.asarray(self.length, dtype="<i4").tobytes(),
+                np.asarray(self.n_terms, dtype="<i4").tobytes(),
+                np.asarray(self.hashes, dtype="<u8").tobytes(),
+                np.asarray(self.counts, dtype="<u4").tobytes(),
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, key: str, blob: bytes) -> SegmentedArticle:
+        n_header, n_passages, n_postings = struct.unpack_from("<III", blob)
+        at = 12
+        texts = json.loads(zlib.decompress(blob[at : at + n_header]))
+        at += n_header
+        arrays = []
+        for dtype, count in (("<i4", n_passages), ("<i4", n_passages), ("<u8", n_postings), ("<u4", n_postings)):
+            size = np.dtype(dtype).itemsize * count
+            if at + size > len(blob):
+                raise ValueError("truncated")
+            arrays.append(np.frombuffer(blob, dtype=dtype, count=count, offset=at))
+            at += size
+        if at != len(blob) or len(texts) != n_passages or int(arrays[1].sum()) != n_postings:
+            raise ValueError("inconsistent")
+        length, n_terms, hashes, counts = arrays
+        return cls(key, texts, hashes, counts, n_terms, length)
 
 
 def _segment_settings(settings: Settings) -> dict[str, Any]:
     return {
-        "format": FORMAT_VERSION,
+        "format": CACHE_FORMAT,
         "min": settings.min_chars,
         "max": settings.max_chars,
         "terms": vars(settings.terms),
@@ -110,13 +152,37 @@ def segment_article(
     return texts, terms, lengths
 
 
+_HASH_MEMO: dict[str, int] = {}
+
+
+def _memo_hash(term: str) -> int:
+    """``term_hash`` remembered per process (a corpus repeats its terms endlessly)."""
+    value = _HASH_MEMO.get(term)
+    if value is None:
+        if len(_HASH_MEMO) > 2_000_000:
+            _HASH_MEMO.clear()
+        value = _HASH_MEMO[term] = term_hash(term)
+    return value
+
+
+def pack_article(
+    key: str, texts: list[str], terms: list[list[tuple[str, int]]], lengths: list[int]
+) -> SegmentedArticle:
+    """A segmented article's terms as arrays of hash keys and counts."""
+    flat = [pair for passage in terms for pair in passage]
+    hashes = np.fromiter((_memo_hash(t) for t, _ in flat), dtype=np.uint64, count=len(flat))
+    counts = np.fromiter((c for _, c in flat), dtype=np.uint32, count=len(flat))
+    n_terms = np.array([len(p) for p in terms], dtype=np.int32)
+    return SegmentedArticle(key, texts, hashes, counts, n_terms, np.asarray(lengths, dtype=np.int32))
+
+
 def _segment_batch(
     batch: list[tuple[str, Article]], min_chars: int, max_chars: int, options: TermOptions, title: bool
 ) -> list[SegmentedArticle]:
     out = []
     for key, article in batch:
         texts, terms, lengths = segment_article(article, min_chars, max_chars, options, title)
-        out.append(SegmentedArticle(key, texts, terms, lengths))
+        out.append(pack_article(key, texts, terms, lengths))
     return out
 
 
@@ -136,26 +202,13 @@ class SegmentCache:
             marks = ",".join("?" * len(chunk))
             for key, blob in self.db.execute(f"SELECT key, data FROM seg WHERE key IN ({marks})", chunk):
                 try:
-                    data = json.loads(zlib.decompress(blob))
-                    terms = [[(t, c) for t, c in p] for p in data["terms"]]
-                    found[key] = SegmentedArticle(key, data["texts"], terms, data["length"])
-                except (zlib.error, ValueError, KeyError, TypeError):
+                    found[key] = SegmentedArticle.from_bytes(key, blob)
+                except (zlib.error, ValueError, KeyError, TypeError, struct.error):
                     log.warning("segment cache entry %s is damaged; it will be redone", key[:12])
         return found
 
     def put_many(self, items: list[SegmentedArticle]) -> None:
-        rows = [
-            (
-                item.key,
-                zlib.compress(
-                    json.dumps(
-                        {"texts": item.texts, "terms": item.terms, "length": item.length},
-                        ensure_ascii=False,
-                    ).encode()
-                ),
-            )
-            for item in items
-        ]
+        rows = [(item.key, item.to_bytes()) for item in items]
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO seg VALUES (?, ?)", rows)
 
@@ -234,6 +287,7 @@ class PassageIndex:
 
     def __post_init__(self) -> None:
         self.norms = length_norms(self.arrays["doc_len"], self.params)
+        self.scratch = Scratch(len(self.norms))  # reused by every query (see bm25.best_passages)
 
     @property
     def n_passages(self) -> int:
@@ -250,7 +304,9 @@ class PassageIndex:
 
     def postings(self, row: int) -> Postings:
         start, end = int(self.arrays["term_ptr"][row]), int(self.arrays["term_ptr"][row + 1])
-        return Postings(self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end])
+        return Postings(
+            self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end], int(self.arrays["term_tfmax"][row])
+        )
 
     def idf(self, row: int) -> float:
         return float(self.arrays["term_idf"][row])
@@ -280,69 +336,137 @@ class PassageIndex:
 def build_arrays(
     segmented: list[SegmentedArticle], epsilon: float
 ) -> tuple[dict[str, np.ndarray], bytes, list[int]]:
-    """Postings, lengths and texts from segmented articles (terms in first-appearance order)."""
-    vocab: dict[str, int] = {}
-    term_ids: list[int] = []
-    docs: list[int] = []
-    tfs: list[int] = []
-    doc_len: list[int] = []
-    passage_article: list[int] = []
-    passage_position: list[int] = []
-    texts: list[bytes] = []
-    per_article: list[int] = []
-    doc = 0
-    for number, item in enumerate(segmented):
-        per_article.append(len(item.texts))
-        for position, (text, terms, length) in enumerate(zip(item.texts, item.terms, item.length)):
-            for term, count in terms:
-                term_id = vocab.setdefault(term, len(vocab))
-                term_ids.append(term_id)
-                docs.append(doc)
-                tfs.append(count)
-            doc_len.append(length)
-            passage_article.append(number)
-            passage_position.append(position)
-            texts.append(text.encode("utf-8"))
-            doc += 1
-    n_terms = len(vocab)
-    term_ids_a = np.asarray(term_ids, dtype=np.int64)
-    df = np.bincount(term_ids_a, minlength=n_terms)
-    arrays = _finish_arrays(
-        vocab, term_ids_a, docs, tfs, df, doc_len, passage_article, passage_position, texts, epsilon
+    """Postings, lengths and texts from segmented articles, with numpy only (no per-term Python).
+
+    Terms are ordered by hash key; idf is computed over the terms in order of first
+    appearance in the corpus (passage order, then order inside the passage), as rank-bm25 does.
+    """
+    per_article = [len(item.texts) for item in segmented]
+    n_docs = sum(per_article)
+    hashes = _concat([item.hashes for item in segmented], np.uint64)
+    tfs = _concat([item.counts for item in segmented], np.uint32)
+    n_terms = _concat([item.n_terms for item in segmented], np.int32)
+    doc_len = _concat([item.length for item in segmented], np.int32)
+    passage_article = np.repeat(np.arange(len(segmented), dtype=np.int32), per_article)
+    passage_position = (
+        np.arange(n_docs, dtype=np.int64) - np.repeat(np.cumsum(per_article) - per_article, per_article)
+    ).astype(np.int32)
+    texts = [text.encode("utf-8") for item in segmented for text in item.texts]
+    arrays = postings_from_stream(hashes, tfs, n_terms, epsilon)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    arrays.update(
+        doc_len=doc_len,
+        passage_article=passage_article,
+        passage_position=passage_position,
+        passage_offsets=offsets,
     )
     return arrays, b"".join(texts), per_article
 
 
-def _finish_arrays(vocab, term_ids_a, docs, tfs, df, doc_len, passage_article, passage_position, texts, epsilon):
-    n_docs = len(doc_len)
-    idf_by_id = okapi_idf(df, n_docs, epsilon)
-    hashes = np.fromiter((term_hash(t) for t in vocab), dtype=np.uint64, count=len(vocab))
-    if len(np.unique(hashes)) != len(hashes):  # pragma: no cover - 64-bit collision
-        raise IndexError_("two terms share a hash key; cannot build")
-    order = np.argsort(hashes, kind="stable")  # row r holds term id order[r]
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    rows = rank[term_ids_a] if len(term_ids_a) else term_ids_a
-    sort = np.argsort(rows, kind="stable")  # passages stay ascending within a term
-    post_doc = np.asarray(docs, dtype=np.int32)[sort]
-    post_tf = np.minimum(np.asarray(tfs, dtype=np.int64), 65535).astype(np.uint16)[sort]
-    counts = np.bincount(rows, minlength=len(vocab)) if len(rows) else np.zeros(len(vocab), np.int64)
-    term_ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(counts, out=term_ptr[1:])
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in texts], out=offsets[1:])
+def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+def postings_from_stream(
+    hashes: np.ndarray, tfs: np.ndarray, n_terms: np.ndarray, epsilon: float
+) -> dict[str, np.ndarray]:
+    """Term rows (sorted hash keys), posting lists and idf from each passage's (term, count) stream."""
+    n_docs = len(n_terms)
+    docs = np.repeat(np.arange(n_docs, dtype=np.int32), n_terms)
+    order = np.argsort(hashes, kind="stable")  # stable: passages stay ascending within a term
+    sorted_hashes = hashes[order]
+    if len(order):
+        starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    term_ptr = np.append(starts, len(order)).astype(np.int64)
+    df = np.diff(term_ptr)
+    first_seen = order[starts]  # stable sort: each term's first position in the stream
+    appearance = np.argsort(first_seen, kind="stable")
+    idf = np.empty(len(starts), dtype=np.float64)
+    idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
+    term_order = np.empty(len(starts), dtype=np.int64)
+    term_order[appearance] = np.arange(len(starts))
     return {
-        "term_hash": hashes[order],
+        "term_hash": sorted_hashes[starts],
         "term_ptr": term_ptr,
-        "term_idf": idf_by_id[order],
-        "post_doc": post_doc,
-        "post_tf": post_tf,
-        "doc_len": np.asarray(doc_len, dtype=np.int32),
-        "passage_article": np.asarray(passage_article, dtype=np.int32),
-        "passage_position": np.asarray(passage_position, dtype=np.int32),
-        "passage_offsets": offsets,
+        "term_idf": idf,
+        "term_order": term_order,  # rank of each term in order of first appearance
+        "term_tfmax": (
+            np.maximum.reduceat(np.minimum(tfs[order], 65535).astype(np.uint16), starts)
+            if len(starts) else np.zeros(0, dtype=np.uint16)
+        ),  # highest tf of each term (bounds its score)
+        "post_doc": docs[order],
+        "post_tf": np.minimum(tfs[order], 65535).astype(np.uint16),
     }
 
+
+def append_arrays(
+    old: dict[str, np.ndarray], old_texts: bytes | memoryview, new: list[SegmentedArticle], epsilon: float
+) -> tuple[dict[str, np.ndarray], bytes, list[int]]:
+    """The arrays ``build_arrays`` would give for the old articles followed by ``new``, without
+    re-sorting the old postings: each term's new postings go after its old ones.
+    """
+    n_old = len(old["doc_len"])
+    part, part_texts, per_article = build_arrays(new, epsilon)
+    old_hash, new_hash = np.asarray(old["term_hash"]), part["term_hash"]
+    old_ptr, new_ptr = np.asarray(old["term_ptr"]), part["term_ptr"]
+    old_df, new_df = np.diff(old_ptr), np.diff(new_ptr)
+    vocab = np.union1d(old_hash, new_hash)
+    row_old = np.searchsorted(vocab, old_hash)
+    row_new = np.searchsorted(vocab, new_hash)
+    df_before = np.zeros(len(vocab), dtype=np.int64)
+    df_before[row_old] = old_df
+    df = df_before.copy()
+    df[row_new] += new_df
+    ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(df, out=ptr[1:])
+    post_doc = np.empty(int(ptr[-1]), dtype=np.int32)
+    post_tf = np.empty(int(ptr[-1]), dtype=np.uint16)
+    # old postings move in runs of terms that shift by the same amount
+    shift = ptr[row_old] - old_ptr[:-1]
+    cuts = np.flatnonzero(np.diff(shift)) + 1
+    old_doc, old_tf = np.asarray(old["post_doc"]), np.asarray(old["post_tf"])  # plain views: cheap slices
+    for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(old_hash)]):
+        a, b, by = int(old_ptr[first]), int(old_ptr[last]), int(shift[first])
+        post_doc[a + by : b + by] = old_doc[a:b]
+        post_tf[a + by : b + by] = old_tf[a:b]
+    term_of = np.repeat(np.arange(len(new_hash)), new_df)
+    dest = (ptr[row_new] + df_before[row_new])[term_of] + (np.arange(len(term_of)) - new_ptr[term_of])
+    post_doc[dest] = part["post_doc"] + n_old
+    post_tf[dest] = part["post_tf"]
+    # first appearance: old terms keep their rank, new ones follow in their own order
+    order = np.empty(len(vocab), dtype=np.int64)
+    order[row_old] = old["term_order"]
+    seen = np.zeros(len(vocab), dtype=np.bool_)
+    seen[row_old] = True
+    fresh = ~seen[row_new]
+    order[row_new[fresh]] = len(old_hash) + np.argsort(np.argsort(part["term_order"][fresh]))
+    tfmax = np.zeros(len(vocab), dtype=np.uint16)
+    tfmax[row_old] = old["term_tfmax"]
+    tfmax[row_new] = np.maximum(tfmax[row_new], part["term_tfmax"])
+    n_docs = n_old + len(part["doc_len"])
+    appearance = np.argsort(order)
+    idf = np.empty(len(vocab), dtype=np.float64)
+    idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
+    old_offsets = np.asarray(old["passage_offsets"])
+    arrays = {
+        "term_hash": vocab,
+        "term_ptr": ptr,
+        "term_idf": idf,
+        "term_order": order,
+        "term_tfmax": tfmax,
+        "post_doc": post_doc,
+        "post_tf": post_tf,
+        "doc_len": np.concatenate([old["doc_len"], part["doc_len"]]),
+        "passage_article": np.concatenate(
+            [old["passage_article"], part["passage_article"] + (int(old["passage_article"][-1]) + 1 if n_old else 0)]
+        ).astype(np.int32),
+        "passage_position": np.concatenate([old["passage_position"], part["passage_position"]]),
+        "passage_offsets": np.concatenate([old_offsets, part["passage_offsets"][1:] + old_offsets[-1]]),
+    }
+    return arrays, bytes(old_texts) + part_texts, per_article
 
 
 # --- saving and loading -----------------------------------------------------------------
@@ -353,6 +477,26 @@ def _crc32_file(path: Path) -> int:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             crc = zlib.crc32(block, crc)
+    return crc
+
+
+SAMPLE_BLOCKS = 64
+SAMPLE_BLOCK = 1 << 16
+FULL_CHECK_BELOW = 32 << 20
+
+
+def _sample_crc32(path: Path) -> int:
+    """CRC32 of 64 blocks of 64 KiB spread evenly over the file (and its last block).
+
+    Files under 32 MiB are checked in full instead (see ``load_index``).
+    """
+    size = path.stat().st_size
+    crc = 0
+    with open(path, "rb") as handle:
+        step = max(SAMPLE_BLOCK, size // SAMPLE_BLOCKS)
+        for start in [*range(0, size, step), max(0, size - SAMPLE_BLOCK)]:
+            handle.seek(start)
+            crc = zlib.crc32(handle.read(SAMPLE_BLOCK), crc)
     return crc
 
 
@@ -377,7 +521,7 @@ def save_index(
 ) -> Path:
     """Write a new version folder in full, then switch CURRENT to it in one rename."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**9:09d}-{manifest['fingerprint'][:8]}"
+    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{manifest['fingerprint'][:8]}{os.urandom(3).hex()}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     files: dict[str, dict[str, int]] = {}
@@ -390,7 +534,11 @@ def save_index(
     _write_file(tmp / "passages.txt", texts)
     _write_file(tmp / "articles.json", json.dumps(articles, ensure_ascii=False).encode("utf-8"))
     for path in sorted(tmp.iterdir()):
-        files[path.name] = {"size": path.stat().st_size, "crc32": _crc32_file(path)}
+        files[path.name] = {
+            "size": path.stat().st_size,
+            "crc32": _crc32_file(path),
+            "sample_crc32": _sample_crc32(path),
+        }
     manifest = dict(manifest, files=files, format=FORMAT_VERSION)
     _write_file(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     fsync_dir(tmp)
@@ -427,6 +575,18 @@ def _pid_alive(name: str) -> bool:
     return True
 
 
+def recorded_corpus(index_dir: Path) -> Path | None:
+    """The corpus the current index was built from (from its manifest), when known."""
+    version = current_version(index_dir)
+    if version is None:
+        return None
+    try:
+        corpus = read_manifest(version).get("corpus")
+    except IndexError_:
+        return None
+    return Path(corpus) if corpus else None
+
+
 def current_version(index_dir: Path) -> Path | None:
     pointer = index_dir / "CURRENT"
     if not pointer.is_file():
@@ -445,8 +605,14 @@ def read_manifest(version: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_index(index_dir: Path, params: BM25Params, verify: bool = True) -> PassageIndex:
-    """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged."""
+def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick") -> PassageIndex:
+    """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged.
+
+    ``verify``: "quick" (default) checks every file's size, the full CRC32 of files under
+    32 MiB and a CRC32 of 64 blocks spread over each bigger file (a 1M-passage index loads
+    in well under a second); True or "full" checks the full CRC32 of every file; False
+    checks sizes only.
+    """
     version = current_version(index_dir)
     if version is None or not version.is_dir():
         raise IndexError_(f"no index in {index_dir}")
@@ -455,7 +621,10 @@ def load_index(index_dir: Path, params: BM25Params, verify: bool = True) -> Pass
         path = version / name
         if not path.is_file() or path.stat().st_size != info["size"]:
             raise IndexError_(f"{path}: missing or truncated")
-        if verify and _crc32_file(path) != info["crc32"]:
+        full = verify is True or verify == "full" or (verify and info["size"] < FULL_CHECK_BELOW)
+        if full and _crc32_file(path) != info["crc32"]:
+            raise IndexError_(f"{path}: checksum mismatch (damaged)")
+        if verify and not full and _sample_crc32(path) != info.get("sample_crc32"):
             raise IndexError_(f"{path}: checksum mismatch (damaged)")
     try:
         arrays = {key: np.load(version / f"{key}.npy", mmap_mode="r") for key in _ARRAYS}
@@ -515,18 +684,28 @@ def build_index(settings: Settings, corpus: Corpus | None = None, progress: bool
     with _build_lock(settings.index_dir):
         fingerprint = full_fingerprint(settings)
         corpus = corpus or load_corpus(settings.corpus)
+        keys = [article_key(a, settings) for a in corpus.articles]
+        previous = _appendable(settings, keys)
+        kept = len(previous.articles) if previous else 0
         cache = SegmentCache(settings.index_dir / "segments.sqlite")
         try:
-            segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress)
-            cache.keep_only({s.key for s in segmented})
+            segmented, fresh = segment_articles(corpus.articles[kept:], settings, cache, progress=progress)
+            cache.keep_only(set(keys))
         finally:
             cache.close()
-        arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
+        if previous is not None:  # only new articles at the end: extend the index
+            arrays, texts, per_article = append_arrays(
+                previous.arrays, previous.texts_blob, segmented, settings.bm25.epsilon
+            )
+            per_article = [a["passages"] for a in previous.articles] + per_article
+            del previous
+        else:
+            arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
         articles = []
         first = 0
-        for article, count in zip(corpus.articles, per_article):
+        for article, key, count in zip(corpus.articles, keys, per_article):
             meta = article.metadata()
-            meta.update(first_passage=first, passages=count)
+            meta.update(first_passage=first, passages=count, key=key)
             articles.append(meta)
             first += count
         manifest = {
@@ -536,12 +715,30 @@ def build_index(settings: Settings, corpus: Corpus | None = None, progress: bool
             "passages": len(arrays["doc_len"]),
             "terms": len(arrays["term_hash"]),
             "problems": [str(p) for p in corpus.problems],
+            "corpus": str(Path(settings.corpus).resolve()),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         save_index(settings.index_dir, arrays, texts, articles, manifest)
     return BuildReport(
         "built", "", len(articles), manifest["passages"], fresh, time.perf_counter() - started, corpus.problems
     )
+
+
+def _appendable(settings: Settings, keys: list[str]) -> PassageIndex | None:
+    """The current index when the corpus only added articles after the ones it holds."""
+    try:
+        index = load_index(settings.index_dir, settings.bm25)
+    except IndexError_:
+        return None
+    old_keys = [a.get("key") for a in index.articles]
+    if (
+        index.manifest.get("settings") != settings.index_fingerprint_part()
+        or index.manifest.get("synthetic")
+        or not 0 < len(old_keys) < len(keys)
+        or old_keys != keys[: len(old_keys)]
+    ):
+        return None
+    return index
 
 
 def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageIndex, BuildReport]:

@@ -79,6 +79,7 @@ def canonical_syllable(syllable: str) -> str:
     return match.group(1) + match.group(2).translate(_Y_TO_I) if match else syllable
 
 
+@lru_cache(maxsize=1 << 19)  # called for every term of every passage: terms repeat endlessly
 def fold_accents(text: str) -> str:
     """Remove Vietnamese diacritics: 'Đảng viên' -> 'Dang vien' ('đ' folds to 'd' too)."""
     decomposed = unicodedata.normalize("NFD", text)
@@ -294,6 +295,15 @@ def query_terms(
     return QueryTerms(tuple(terms), tuple(weights), tuple(dict.fromkeys(words)), accented)
 
 
+@lru_cache(maxsize=64)  # an answer highlights the same passage once per question word
+def _word_pieces(text: str) -> tuple[list[tuple[int, int, str]], list[str], list[str]]:
+    """The text's words with their spans, and their keys as typed and without accents."""
+    pieces = [(m.start(), m.end(), m.group(0)) for m in _WORD_PIECE_RE.finditer(text)]
+    keys_exact = [canonical_syllable(canonical_tones(unicodedata.normalize("NFC", p[2])).lower()) for p in pieces]
+    keys_folded = [fold_accents(k) for k in keys_exact]
+    return pieces, keys_exact, keys_folded
+
+
 def highlight_spans(text: str, words: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
     """Character spans in ``text`` of the given words (single or multi-syllable).
 
@@ -302,9 +312,7 @@ def highlight_spans(text: str, words: list[str] | tuple[str, ...]) -> list[tuple
     """
     if not words:
         return []
-    pieces = [(m.start(), m.end(), m.group(0)) for m in _WORD_PIECE_RE.finditer(text)]
-    keys_exact = [canonical_syllable(canonical_tones(unicodedata.normalize("NFC", p[2])).lower()) for p in pieces]
-    keys_folded = [fold_accents(k) for k in keys_exact]
+    pieces, keys_exact, keys_folded = _word_pieces(text)
     spans: list[tuple[int, int]] = []
     for word in words:
         target = [canonical_syllable(canonical_tones(normalize(s)).lower()) for s in re.split(r"[\s_]+", word) if s]

@@ -1,0 +1,77 @@
+"""One measurement in a fresh process: load an index, answer the questions, report JSON.
+
+``python -m bench.probe INDEX_DIR QUESTIONS.json`` prints load time, resident memory and
+per-question latencies and top-10 passages (run as a child so memory is its own).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv: list[str]) -> int:
+    index_dir, questions_file = Path(argv[0]), Path(argv[1])
+    questions = json.loads(questions_file.read_text(encoding="utf-8"))
+    from bot.answer import answer_question
+    from bot.bm25 import best_passages
+    from bot.config import load_settings
+    from bot.index import load_index
+    from bot.text import query_terms
+
+    settings = load_settings().with_paths(None, index_dir)
+    query_terms("khởi động", settings.terms)  # import pyvi before timing (0.8 s once per process)
+    rss_before = rss_mb()
+    started = time.perf_counter()
+    index = load_index(index_dir, settings.bm25)
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    load_index(index_dir, settings.bm25, verify="full")
+    load_full_s = time.perf_counter() - started
+    rss_loaded = rss_mb()
+
+    def rank(question: str) -> list[int]:
+        q = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+        rows = [index.lookup(t) for t in q.terms]
+        postings = [index.postings(r) if r is not None else None for r in rows]
+        idf = [index.idf(r) if r is not None else 0.0 for r in rows]
+        best, _ = best_passages(postings, idf, list(q.weights), index.norms, settings.bm25.k1, 10, index.scratch)
+        return [d for d, _ in best]
+
+    for q in questions[:5]:  # warm-up
+        rank(q)
+    rank_ms, answer_ms, tops = [], [], []
+    for q in questions:
+        t = time.perf_counter()
+        tops.append(rank(q))
+        rank_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        answer_question(index, q, settings)
+        answer_ms.append((time.perf_counter() - t) * 1000)
+    print(json.dumps({
+        "passages": index.n_passages,
+        "load_s": load_s,
+        "load_full_crc_s": load_full_s,
+        "rss_loaded_mb": rss_loaded - rss_before,
+        "rss_after_queries_mb": rss_mb() - rss_before,
+        "rss_total_mb": rss_mb(),
+        "rank_ms": rank_ms,
+        "answer_ms": answer_ms,
+        "top10": tops,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,447 @@
+"""``python -m bench``: build, load, memory and query latency of the passage index, against rank-bm25.
+
+Corpora: a JSON Lines export given by path (``--corpus``), prefixes of it and a synthetic
+scale-up to 1,000,000 passages made of copies of its real passages (``bench/scale.py``).
+Questions are made deterministically from passages (a few words of one of their sentences,
+a quarter typed without diacritics). rank-bm25's BM25Okapi answers the same questions on
+the same passages in the same run (see ``reference``); the top-10 must be identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "news_baomoi" / "articles.jsonl.gz"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines (.gz) articles")
+    p.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench", help="scratch folder for indexes")
+    p.add_argument("--sizes", default="10000,1000000", help="extra corpus sizes in passages (prefix or scale-up)")
+    p.add_argument("--questions", type=int, default=200)
+    p.add_argument("--bm25-questions", default="200,50,20", help="rank-bm25 questions at <=20k, <=200k, more passages")
+    p.add_argument("--limit-articles", type=int, default=0, help="use only the first N articles")
+    p.add_argument("--reuse", action="store_true", help="keep the segment cache (build time then shows cache hits)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 600 articles, sizes 2000,20000, 40 questions")
+    p.add_argument("--plot", type=Path, default=None, help="write the latency plot here (PNG)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.limit_articles = args.limit_articles or 600
+        args.sizes, args.questions, args.bm25_questions = "2000,20000", 40, "40,20,10"
+    return args
+
+
+def log(*parts: Any) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# --- corpus and questions ------------------------------------------------------------------
+
+
+def read_records(path: Path, limit: int) -> list[dict]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    records = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                records.append(json.loads(line))
+                if limit and len(records) >= limit:
+                    break
+    return records
+
+
+def write_records(path: Path, records: list[dict]) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def make_questions(index: Any, count: int, among: int, seed: int = 1234) -> list[str]:
+    """Questions made of a few words of a sentence of a passage; a quarter without diacritics."""
+    from bot.text import fold_accents, split_sentences
+
+    rng = random.Random(seed)
+    questions: list[str] = []
+    while len(questions) < count:
+        text = index.passage_text(rng.randrange(min(among, index.n_passages)))
+        sentence = rng.choice(split_sentences(text.replace("\n", " ")) or [text])
+        words = re.findall(r"\w+", sentence)
+        if len(words) < 5:
+            continue
+        size = rng.randint(4, 9)
+        start = rng.randrange(max(1, len(words) - size))
+        question = " ".join(words[start : start + size])
+        if rng.random() < 0.25:
+            question = fold_accents(question)
+        questions.append(question + rng.choice(["", "?", " là gì?"]))
+    return questions
+
+
+# --- segmentation floor --------------------------------------------------------------------
+
+
+def _pyvi_only(texts: list[str]) -> int:
+    from pyvi import ViTokenizer
+
+    for text in texts:
+        for line in text.split("\n"):
+            if line.strip():
+                ViTokenizer.tokenize(line)
+    return sum(len(t) for t in texts)
+
+
+def _ours(texts_titles: list[tuple[str, str]]) -> int:
+    from bot.config import load_settings
+    from bot.corpus import Article
+    from bot.index import _segment_batch, article_key
+
+    s = load_settings()
+    batch = [(str(i), Article(str(i), title, text)) for i, (title, text) in enumerate(texts_titles)]
+    _segment_batch(batch, s.min_chars, s.max_chars, s.terms, s.title_in_passages)
+    return sum(len(t) for _, t in texts_titles)
+
+
+def segmentation_floor(records: list[dict], workers: int = 2) -> dict[str, float]:
+    """chars/s of pyvi alone and of the index's whole segmentation, same texts, two processes."""
+    sample = records[: min(len(records), 1500)]
+    texts = [r.get("text") or "" for r in sample]
+    chunks = [texts[i::workers * 4] for i in range(workers * 4)]
+    pairs = [[((r.get("title") or ""), (r.get("text") or "")) for r in sample[i::workers * 4]] for i in range(workers * 4)]
+    out = {}
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_pyvi_only, [["Khởi động"]] * workers))  # import pyvi in each worker
+        list(pool.map(_ours, [[("a", "Khởi động")]] * workers))
+        for name, fn, work in (("pyvi_only", _pyvi_only, chunks), ("index_segmentation", _ours, pairs)):
+            started = time.perf_counter()
+            chars = sum(pool.map(fn, work))
+            out[f"{name}_chars_per_s"] = chars / (time.perf_counter() - started)
+    out["sample_chars"] = sum(len(t) for t in texts)
+    out["workers"] = workers
+    return out
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def run_cli_index(corpus: Path, index_dir: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    return {"seconds": time.perf_counter() - started, "output": done.stdout.strip()}
+
+
+def dir_size(path: Path) -> int:
+    from bot.index import current_version
+
+    version = current_version(path)
+    return sum(p.stat().st_size for p in version.iterdir()) if version else 0
+
+
+# --- rank-bm25 reference -------------------------------------------------------------------
+
+
+def reference(index: Any, keys: set[int], params: Any):
+    """rank-bm25's BM25Okapi over the index's passages, with its own idf and scoring code.
+
+    The passages' term counts are given to it directly (``doc_freqs``), limited to the
+    benchmark questions' terms: a full dict of ~550 terms per passage would not fit in
+    memory at 1M passages, and scores only read the questions' terms. idf comes from
+    ``BM25Okapi._calc_idf`` over the whole vocabulary in order of first appearance.
+    """
+    from rank_bm25 import BM25Okapi
+
+    bm = BM25Okapi.__new__(BM25Okapi)
+    bm.k1, bm.b, bm.epsilon = params.k1, params.b, params.epsilon
+    doc_len = np.asarray(index.arrays["doc_len"])
+    bm.corpus_size = len(doc_len)
+    bm.doc_len = doc_len.tolist()
+    bm.avgdl = int(doc_len.sum()) / bm.corpus_size
+    hashes = np.asarray(index.arrays["term_hash"])
+    ptr = np.asarray(index.arrays["term_ptr"])
+    appearance = np.argsort(np.asarray(index.arrays["term_order"]))
+    nd = dict(zip(hashes[appearance].tolist(), np.diff(ptr)[appearance].tolist()))
+    bm.idf = {}
+    bm._calc_idf(nd)
+    bm.doc_freqs = [{} for _ in range(bm.corpus_size)]
+    for key in keys:
+        row = int(np.searchsorted(hashes, np.uint64(key)))
+        if row < len(hashes) and int(hashes[row]) == key:
+            a, b = int(ptr[row]), int(ptr[row + 1])
+            for d, tf in zip(index.arrays["post_doc"][a:b].tolist(), index.arrays["post_tf"][a:b].tolist()):
+                bm.doc_freqs[d][key] = tf
+    return bm
+
+
+def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
+    from bot.index import term_hash
+    from bot.text import query_terms
+
+    q = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+    scores = np.zeros(bm.corpus_size)
+    for term, weight in zip(q.terms, q.weights):
+        scores += bm.get_scores([term_hash(term)]) * weight
+    docs = np.flatnonzero(scores > 0)
+    order = np.lexsort((docs, -scores[docs]))[:10]
+    return docs[order].tolist()
+
+
+def question_keys(questions: list[str], settings: Any) -> set[int]:
+    from bot.index import term_hash
+    from bot.text import query_terms
+
+    keys = set()
+    for question in questions:
+        q = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+        keys.update(term_hash(t) for t in q.terms)
+    return keys
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, settings: Any) -> dict[str, Any]:
+    from bot.index import load_index
+
+    qfile = index_dir / "questions.json"
+    qfile.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "bench.probe", str(index_dir), str(qfile)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    probe = json.loads(done.stdout)
+    row: dict[str, Any] = {
+        "name": name,
+        "passages": probe["passages"],
+        "disk_mb": dir_size(index_dir) / 2**20,
+        "load_s": probe["load_s"],
+        "load_full_crc_s": probe["load_full_crc_s"],
+        "rss_loaded_mb": probe["rss_loaded_mb"],
+        "rss_after_queries_mb": probe["rss_after_queries_mb"],
+        "rss_total_mb": probe["rss_total_mb"],
+        "questions": len(questions),
+    }
+    for kind in ("rank", "answer"):
+        for q in (50, 95, 99):
+            row[f"{kind}_p{q}_ms"] = pct(probe[f"{kind}_ms"], q)
+    subset = questions[:n_bm25]
+    log(f"  rank-bm25 on {len(subset)} questions at {probe['passages']} passages ...")
+    index = load_index(index_dir, settings.bm25, verify=False)
+    started = time.perf_counter()
+    bm = reference(index, question_keys(subset, settings), settings.bm25)
+    row["bm25_setup_s"] = time.perf_counter() - started
+    times, same = [], 0
+    for i, question in enumerate(subset):
+        started = time.perf_counter()
+        top = reference_top10(bm, question, settings)
+        times.append((time.perf_counter() - started) * 1000)
+        same += top == probe["top10"][i]
+    del bm
+    ours_same = probe["rank_ms"][: len(subset)]
+    row.update(
+        bm25_questions=len(subset),
+        bm25_p50_ms=pct(times, 50),
+        bm25_p99_ms=pct(times, 99),
+        ours_p50_same_questions_ms=pct(ours_same, 50),
+        speedup_p50=pct(times, 50) / max(pct(ours_same, 50), 1e-9),
+        top10_identical=same,
+    )
+    return row
+
+
+def append_at(index_dir: Path, real: Path, records: list[dict], settings: Any) -> dict[str, float]:
+    """Time adding articles (already segmented, from the real index's cache) to a big index:
+    merging the arrays and saving the new version (what ``bot index`` does after segmenting)."""
+    from bot.corpus import article_from_record
+    from bot.index import SegmentCache, append_arrays, article_key, load_index, save_index
+
+    articles = [article_from_record(r, f"new{i}", "bench") for i, r in enumerate(records)]
+    keys = [article_key(a, settings) for a in articles]
+    cache = SegmentCache(real / "segments.sqlite")
+    found = cache.get_many(keys)
+    cache.close()
+    items = [found[k] for k in keys if k in found]
+    started = time.perf_counter()
+    index = load_index(index_dir, settings.bm25)
+    loaded = time.perf_counter()
+    arrays, texts, per_article = append_arrays(index.arrays, index.texts_blob, items, settings.bm25.epsilon)
+    merged = time.perf_counter()
+    metas = list(index.articles)
+    first = index.n_passages
+    for article, count in zip(articles, per_article):
+        metas.append(dict(article.metadata(), first_passage=first, passages=count))
+        first += count
+    save_index(index_dir, arrays, texts, metas, dict(index.manifest, passages=len(arrays["doc_len"]),
+                                                     articles=len(metas), terms=len(arrays["term_hash"])))
+    saved = time.perf_counter()
+    return {"articles": len(items), "load_s": loaded - started, "merge_s": merged - loaded,
+            "save_s": saved - merged, "total_s": saved - started}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from bot.config import load_settings
+    from bot.index import ensure_index, load_index, save_index
+
+    from bench.scale import scale_up
+
+    if not args.corpus.exists():
+        log(f"corpus not found: {args.corpus} (give --corpus FILE.jsonl.gz)")
+        return 2
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    settings = load_settings()
+    figures: dict[str, Any] = {"machine": "2 cores shared with other jobs", "corpus": str(args.corpus)}
+
+    records = read_records(args.corpus, args.limit_articles)
+    log(f"{len(records)} articles; segmentation floor ...")
+    figures["segmentation"] = seg = segmentation_floor(records)
+    seg["index_over_pyvi"] = seg["index_segmentation_chars_per_s"] / seg["pyvi_only_chars_per_s"]
+
+    # full build of all but the last 100 articles, then the incremental steps
+    real = work / "real"
+    if not args.reuse:
+        shutil.rmtree(real, ignore_errors=True)
+    base_corpus = write_records(work / "base.jsonl.gz", records[:-100])
+    full_corpus = write_records(work / "full.jsonl.gz", records)
+    log("build ...")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    build = run_cli_index(base_corpus, real)
+    chars = sum(len(r.get("text") or "") for r in records[:-100])
+    figures["build"] = {
+        "articles": len(records) - 100,
+        "chars": chars,
+        "seconds": build["seconds"],
+        "chars_per_s": chars / build["seconds"],
+        "peak_rss_mb": max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+        "from_cache": args.reuse,
+    }
+    s_real = settings.with_paths(full_corpus, real)
+    started = time.perf_counter()
+    _, report = ensure_index(s_real)
+    figures["add_100_articles"] = {"seconds": time.perf_counter() - started, "segmented": report.segmented,
+                                   "passages": report.passages}
+    changed = records[:10] + [dict(records[10], text=records[10]["text"] + "\n\nĐoạn bổ sung.")] + records[11:-1]
+    write_records(work / "changed.jsonl.gz", changed)
+    started = time.perf_counter()
+    _, report = ensure_index(settings.with_paths(work / "changed.jsonl.gz", real))
+    figures["remove_1_change_1"] = {"seconds": time.perf_counter() - started, "segmented": report.segmented}
+    _, report = ensure_index(s_real)
+
+    real_index = load_index(real, settings.bm25)
+    n_real = real_index.n_passages
+    sizes = sorted({int(x) for x in args.sizes.split(",") if x} | {n_real})
+    among = min(sizes)
+    questions = make_questions(real_index, args.questions, among)
+    limits = [int(x) for x in args.bm25_questions.split(",")]
+    rows = []
+    for size in sizes:
+        if size == n_real:
+            index_dir, name = real, "real corpus"
+        else:
+            index_dir, name = work / f"s{size}", ("prefix" if size < n_real else "scale-up")
+            log(f"{name} to {size} passages ...")
+            started = time.perf_counter()
+            arrays, texts, articles = scale_up(real_index, size, settings.bm25.epsilon)
+            shutil.rmtree(index_dir, ignore_errors=True)
+            save_index(index_dir, arrays, texts, articles,
+                       {"fingerprint": f"scale{size:012d}", "articles": len(articles), "passages": size,
+                        "terms": len(arrays["term_hash"]), "problems": [], "synthetic": True})
+            del arrays, texts, articles
+            log(f"  made in {time.perf_counter() - started:.1f} s")
+        n_bm25 = limits[0] if size <= 20_000 else limits[1] if size <= 200_000 else limits[2]
+        log(f"measuring {name} ({size} passages) ...")
+        row = measure_size(name, index_dir, questions, n_bm25, settings)
+        rows.append(row)
+        log("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    figures["sizes"] = rows
+    largest = max(sizes)
+    if largest > n_real:
+        figures["append_100_at_largest"] = append_at(work / f"s{largest}", real, records[-100:], settings)
+        log(f"append 100 articles to {largest} passages: {figures['append_100_at_largest']}")
+    if args.plot:
+        plot(rows, args.plot)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+    else:
+        print(table(figures))
+    (work / "last.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+def table(f: dict[str, Any]) -> str:
+    seg, build = f["segmentation"], f["build"]
+    lines = [
+        f"build: {build['articles']} articles, {build['chars'] / 1e6:.1f}M chars in {build['seconds']:.0f} s "
+        f"= {build['chars_per_s'] / 1e3:.0f}k chars/s (peak RSS {build['peak_rss_mb']:.0f} MB)",
+        f"segmentation on 2 processes: pyvi alone {seg['pyvi_only_chars_per_s'] / 1e3:.0f}k chars/s, "
+        f"index terms {seg['index_segmentation_chars_per_s'] / 1e3:.0f}k chars/s ({seg['index_over_pyvi']:.0%})",
+        f"add 100 articles: {f['add_100_articles']['seconds']:.1f} s; remove 1 + change 1: "
+        f"{f['remove_1_change_1']['seconds']:.1f} s",
+        *(
+            [f"add 100 segmented articles to {f['sizes'][-1]['passages']:,} passages: "
+             f"{f['append_100_at_largest']['total_s']:.1f} s (load {f['append_100_at_largest']['load_s']:.1f}, "
+             f"merge {f['append_100_at_largest']['merge_s']:.1f}, save {f['append_100_at_largest']['save_s']:.1f})"]
+            if "append_100_at_largest" in f else []
+        ),
+        "",
+        "| corpus | passages | disk MB | load s | RSS MB | p50 ms | p95 ms | p99 ms | answer p50 ms | "
+        "rank-bm25 p50 ms (n) | speed-up | top-10 identical |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in f["sizes"]:
+        lines.append(
+            f"| {r['name']} | {r['passages']:,} | {r['disk_mb']:.0f} | {r['load_s']:.2f} | "
+            f"{r['rss_after_queries_mb']:.0f} | {r['rank_p50_ms']:.1f} | {r['rank_p95_ms']:.1f} | "
+            f"{r['rank_p99_ms']:.1f} | {r['answer_p50_ms']:.1f} | {r['bm25_p50_ms']:.0f} ({r['bm25_questions']}) | "
+            f"{r['speedup_p50']:.0f}x | {r['top10_identical']}/{r['bm25_questions']} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["passages"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(n, [r["rank_p50_ms"] for r in rows], "o-", label="this index, p50")
+    ax.plot(n, [r["rank_p99_ms"] for r in rows], "o--", label="this index, p99")
+    ax.plot(n, [r["bm25_p50_ms"] for r in rows], "s-", label="rank-bm25 BM25Okapi, p50")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("passages")
+    ax.set_ylabel("query latency, ms (segmentation + scoring + top-10)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)

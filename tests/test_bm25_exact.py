@@ -1,0 +1,134 @@
+"""The fast BM25 path gives rank-bm25 BM25Okapi's scores and top-k order, bit for bit."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from bot.bm25 import BM25Params, best_passages, score_touched, top_k
+from bot.index import SegmentedArticle, build_arrays, pack_article, term_hash
+from bot.bm25 import length_norms, Postings
+
+
+def _index(corpus: list[list[str]], epsilon: float = 0.25):
+    """Our arrays for a token corpus (one passage per article)."""
+    from collections import Counter
+
+    items = []
+    for i, tokens in enumerate(corpus):
+        counts = Counter(tokens)
+        items.append(pack_article(str(i), [" ".join(tokens)], [list(counts.items())], [len(tokens)]))
+    arrays, _, _ = build_arrays(items, epsilon)
+    return arrays
+
+
+def _query_inputs(arrays, terms: list[str], rng_bound: bool = True):
+    hashes = arrays["term_hash"]
+    postings, idf = [], []
+    for term in terms:
+        key = np.uint64(term_hash(term))
+        row = int(np.searchsorted(hashes, key))
+        if row < len(hashes) and hashes[row] == key:
+            a, b = int(arrays["term_ptr"][row]), int(arrays["term_ptr"][row + 1])
+            tf_max = int(arrays["term_tfmax"][row]) if rng_bound else None
+            postings.append(Postings(arrays["post_doc"][a:b], arrays["post_tf"][a:b], tf_max))
+            idf.append(float(arrays["term_idf"][row]))
+        else:
+            postings.append(None)
+            idf.append(0.0)
+    return postings, idf
+
+
+def _reference(bm25: BM25Okapi, terms: list[str], weights: list[float]) -> np.ndarray:
+    total = np.zeros(bm25.corpus_size)
+    for term, weight in zip(terms, weights):
+        total += bm25.get_scores([term]) * weight
+    return total
+
+
+def _random_corpus(rng: random.Random, n_docs: int, vocab: int, common: int) -> list[list[str]]:
+    words = [f"w{i}" for i in range(vocab)]
+    corpus = []
+    for _ in range(n_docs):
+        length = rng.randint(1, 40)
+        doc = [rng.choice(words[:common]) if rng.random() < 0.5 else rng.choice(words) for _ in range(length)]
+        corpus.append(doc)
+    return corpus
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scores_and_top_k_equal_rank_bm25(seed: int) -> None:
+    rng = random.Random(seed)
+    corpus = _random_corpus(rng, rng.choice([3, 20, 300, 2000]), rng.choice([8, 50, 400]), 4)
+    params = BM25Params(epsilon=rng.choice([0.25, 0.5]))
+    bm25 = BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    arrays = _index(corpus, params.epsilon)
+    norms = length_norms(arrays["doc_len"], params)
+    # common terms (negative idf, floored), duplicates, unknown terms, weights
+    for _ in range(15):
+        n_terms = rng.randint(1, 12)
+        terms = [rng.choice([f"w{rng.randrange(4)}", f"w{rng.randrange(500)}", "absent"]) for _ in range(n_terms)]
+        if rng.random() < 0.5:
+            terms += terms[: rng.randint(1, len(terms))]
+        weights = [rng.choice([1.0, 1.0, 0.3, 0.0]) for _ in terms]
+        expected = _reference(bm25, terms, weights)
+        postings, idf = _query_inputs(arrays, terms, rng.random() < 0.7)
+        docs, scores = score_touched(postings, idf, weights, norms, params.k1)
+        assert np.array_equal(scores, expected[docs])  # bit for bit
+        untouched = np.setdiff1d(np.arange(len(corpus)), docs)
+        assert not expected[untouched].any()
+        k = rng.choice([1, 3, 10, 40])
+        positive = expected > 0
+        ref_docs = np.flatnonzero(positive)
+        ref_order = sorted(ref_docs, key=lambda d: (-expected[d], d))[:k]
+        best, touched = best_passages(postings, idf, weights, norms, params.k1, k, seed_postings=rng.choice([1, 50, 20_000]))
+        assert [d for d, _ in best] == [int(d) for d in ref_order]
+        assert [s for _, s in best] == [float(expected[d]) for d in ref_order]
+        assert touched <= int(positive.sum())
+        assert top_k(docs[scores > 0], scores[scores > 0], k) == best
+
+
+def test_negative_idf_terms_are_floored_like_rank_bm25() -> None:
+    corpus = [["a", "b"], ["a", "c"], ["a", "d"], ["a", "b", "e"]]
+    bm25 = BM25Okapi(corpus)
+    arrays = _index(corpus)
+    for term in "abcde":
+        row = int(np.searchsorted(arrays["term_hash"], np.uint64(term_hash(term))))
+        assert float(arrays["term_idf"][row]) == bm25.idf[term]
+    assert bm25.idf["a"] > 0  # floored from a negative value
+
+
+def test_cache_round_trip() -> None:
+    item = pack_article("k", ["một", "hai"], [[("a", 2), ("b", 1)], [("c", 1)]], [3, 1])
+    back = SegmentedArticle.from_bytes("k", item.to_bytes())
+    assert back.texts == item.texts
+    for name in ("hashes", "counts", "n_terms", "length"):
+        assert np.array_equal(getattr(back, name), getattr(item, name))
+    with pytest.raises(ValueError):
+        SegmentedArticle.from_bytes("k", item.to_bytes()[:-3])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_append_equals_full_build(seed: int) -> None:
+    from collections import Counter
+
+    from bot.index import append_arrays
+
+    rng = random.Random(seed)
+    corpus = _random_corpus(rng, 300, 200, 5)
+    items = []
+    for i in range(0, len(corpus), 3):  # articles of up to three passages
+        docs = corpus[i : i + 3]
+        items.append(pack_article(str(i), [" ".join(d) for d in docs], [list(Counter(d).items()) for d in docs],
+                                  [len(d) for d in docs]))
+    cut = rng.randrange(1, len(items))
+    old, old_texts, _ = build_arrays(items[:cut], 0.25)
+    full, full_texts, per_full = build_arrays(items, 0.25)
+    appended, texts, per_new = append_arrays(old, old_texts, items[cut:], 0.25)
+    assert texts == full_texts and per_new == per_full[cut:]
+    for key in full:
+        assert np.array_equal(appended[key], full[key]), key
+        assert appended[key].dtype == full[key].dtype, key

@@ -1,0 +1,167 @@
+"""Index build, incremental refresh and the CLI, on small generated corpora."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from bot.answer import answer_question
+from bot.config import load_settings
+from bot.index import build_index, ensure_index, load_index, IndexError_
+
+SYLLABLES = (
+    "Hà Nội thành phố kinh tế phát triển năm nay tăng trưởng Đảng bộ đại hội nhiệm kỳ "
+    "chủ tịch ủy ban nhân dân tỉnh Quảng Ninh du lịch biển đảo khách quốc tế giáo dục "
+    "học sinh trường đại học y tế bệnh viện bác sĩ nông nghiệp lúa gạo xuất khẩu doanh nghiệp"
+).split()
+
+
+def _article(rng: random.Random, number: int) -> dict:
+    paragraphs = []
+    for _ in range(rng.randint(2, 5)):
+        sentences = [
+            " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(8, 25))).capitalize() + "."
+            for _ in range(rng.randint(2, 6))
+        ]
+        paragraphs.append(" ".join(sentences))
+    return {
+        "id": f"a{number}",
+        "source": "Báo thử",
+        "title": " ".join(rng.choice(SYLLABLES) for _ in range(6)).capitalize(),
+        "sapo": "",
+        "text": "\n\n".join(paragraphs),
+    }
+
+
+def _write(path: Path, articles: list[dict]) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for article in articles:
+            handle.write(json.dumps(article, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def articles() -> list[dict]:
+    rng = random.Random(7)
+    return [_article(rng, i) for i in range(40)]
+
+
+def _settings(corpus: Path, index_dir: Path):
+    return load_settings().with_paths(corpus, index_dir)
+
+
+def _same_index(a, b) -> None:
+    for key in a.arrays:
+        assert np.array_equal(np.asarray(a.arrays[key]), np.asarray(b.arrays[key])), key
+    assert bytes(a.texts_blob) == bytes(b.texts_blob)
+    assert [x["id"] for x in a.articles] == [x["id"] for x in b.articles]
+
+
+QUESTIONS = ["Chủ tịch ủy ban nhân dân tỉnh Quảng Ninh", "du lich bien dao", "xuất khẩu lúa gạo năm nay"]
+
+
+def test_incremental_add_remove_change_equals_full_rebuild(tmp_path: Path, articles: list[dict]) -> None:
+    live = tmp_path / "live"
+    corpus = tmp_path / "corpus.jsonl.gz"
+    _write(corpus, articles[:30])
+    settings = _settings(corpus, live)
+    _, report = ensure_index(settings)
+    assert report.segmented == 30
+
+    changed = dict(articles[5], text=articles[5]["text"] + "\n\nBệnh viện đón bác sĩ quốc tế.")
+    steps = [
+        articles[:30] + articles[30:40],  # add 10
+        articles[:3] + articles[4:40],  # remove one
+        articles[:3] + articles[4:5] + [changed] + articles[6:40],  # change one
+    ]
+    expected_new = [10, 0, 1]
+    for step, (corpus_articles, new) in enumerate(zip(steps, expected_new)):
+        _write(corpus, corpus_articles)
+        index, report = ensure_index(settings)
+        assert report.action == "rebuilt" and report.segmented == new
+        fresh_dir = tmp_path / f"fresh{step}"
+        fresh_settings = _settings(corpus, fresh_dir)
+        fresh, fresh_report = ensure_index(fresh_settings)
+        assert fresh_report.segmented == len(corpus_articles)
+        _same_index(index, fresh)
+        for question in QUESTIONS:
+            a = answer_question(index, question, settings, 5).to_json()
+            b = answer_question(fresh, question, fresh_settings, 5).to_json()
+            assert a == b
+
+
+def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: list[dict]) -> None:
+    """The ranking the bot shows is rank-bm25's over the same passages and terms."""
+    from bot.index import segment_article
+    from bot.corpus import load_corpus
+    from bot.text import query_terms
+
+    corpus = _write(tmp_path / "c.jsonl.gz", articles)
+    settings = _settings(corpus, tmp_path / "ix")
+    settings = replace(settings, answer=replace(settings.answer, duplicate_similarity=1.01, min_coverage=0.0))
+    index, _ = ensure_index(settings)
+    tokens = []
+    for article in load_corpus(corpus).articles:
+        _, terms, _ = segment_article(
+            article, settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages
+        )
+        tokens.extend([t for t, c in passage for _ in range(c)] for passage in terms)
+    assert len(tokens) == index.n_passages
+    bm25 = BM25Okapi(tokens, k1=settings.bm25.k1, b=settings.bm25.b, epsilon=settings.bm25.epsilon)
+    for question in QUESTIONS:
+        query = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+        expected = np.zeros(len(tokens))
+        for term, weight in zip(query.terms, query.weights):
+            expected += bm25.get_scores([term]) * weight
+        ranked = sorted(np.flatnonzero(expected > 0), key=lambda d: (-expected[d], d))[:10]
+        answer = answer_question(index, question, settings, 10)
+        assert [r.passage for r in answer.results] == [int(d) for d in ranked]
+        assert [r.score for r in answer.results] == [float(expected[d]) for d in ranked]
+
+
+def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, articles: list[dict]) -> None:
+    corpus = _write(tmp_path / "c.jsonl.gz", articles[:10])
+    settings = _settings(corpus, tmp_path / "ix")
+    build_index(settings)
+    index = load_index(settings.index_dir, settings.bm25)
+    version = Path(index.manifest["corpus"]).parent  # noqa: F841 (the corpus path is recorded)
+    assert index.manifest["corpus"] == str(corpus.resolve())
+    target = next((settings.index_dir).glob("v-*/post_doc.npy"))
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexError_):
+        load_index(settings.index_dir, settings.bm25)
+    _, report = ensure_index(settings)
+    assert report.action == "rebuilt" and report.segmented == 0
+
+
+def test_cli_index_then_ask_json_from_stdin(tmp_path: Path, articles: list[dict]) -> None:
+    corpus = _write(tmp_path / "news.jsonl.gz", articles[:12])
+    index_dir = tmp_path / "ix"
+    run = [sys.executable, "-m", "bot"]
+    built = subprocess.run(
+        run + ["index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "12 articles" in built.stdout
+    questions = [" ".join(articles[i]["text"].split()[:6]).rstrip(".") for i in (2, 7)]
+    asked = subprocess.run(
+        run + ["ask", "--index-dir", str(index_dir), "--json", "-"],
+        input="".join(q + "\n" for q in questions), capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert asked.returncode == 0, asked.stderr
+    lines = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert [line["question"] for line in lines] == questions
+    assert [line["results"][0]["doc_id"] for line in lines] == ["a2", "a7"]
+    assert "index" not in asked.stderr  # loaded, not rebuilt: the index remembers its corpus
