@@ -24,7 +24,7 @@ def rss_mb() -> float:
 def main(argv: list[str]) -> int:
     index_dir, questions_file = Path(argv[0]), Path(argv[1])
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
-    from bot.answer import answer_question
+    from bot.answer import answer_question, question_terms
     from bot.bm25 import best_passages
     from bot.config import load_settings
     from bot.index import load_index
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     rss_loaded = rss_mb()
 
     def rank(question: str) -> list[int]:
-        q = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+        q = question_terms(question, settings)
         rows = [index.lookup(t) for t in q.terms]
         postings = [index.postings(r) if r is not None else None for r in rows]
         idf = [index.idf(r) if r is not None else 0.0 for r in rows]

@@ -197,9 +197,9 @@ def reference(index: Any, keys: set[int], params: Any):
 
 def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
     from bot.index import term_hash
-    from bot.text import query_terms
+    from bot.answer import question_terms
 
-    q = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+    q = question_terms(question, settings)
     scores = np.zeros(bm.corpus_size)
     for term, weight in zip(q.terms, q.weights):
         scores += bm.get_scores([term_hash(term)]) * weight
@@ -210,11 +210,11 @@ def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
 
 def question_keys(questions: list[str], settings: Any) -> set[int]:
     from bot.index import term_hash
-    from bot.text import query_terms
+    from bot.answer import question_terms
 
     keys = set()
     for question in questions:
-        q = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+        q = question_terms(question, settings)
         keys.update(term_hash(t) for t in q.terms)
     return keys
 

@@ -133,10 +133,16 @@ class Ranking:
     answered: bool
 
 
+def question_terms(text: str, settings: Settings) -> QueryTerms:
+    """The weighted terms the bot searches for a (prepared) question, as configured."""
+    options = settings.answer
+    return query_terms(text, settings.terms, settings.stopwords, options.fold_weight, options.bigram_weight)
+
+
 def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int) -> Ranking:
     """Score every passage holding a term of the (prepared) question; keep the ``depth`` best."""
     options: AnswerSettings = settings.answer
-    query = query_terms(text, settings.terms, settings.stopwords, options.fold_weight, options.bigram_weight)
+    query = question_terms(text, settings)
     rows = [index.lookup(term) for term in query.terms]
     postings = [index.postings(r) if r is not None else None for r in rows]
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]

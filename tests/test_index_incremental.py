@@ -103,7 +103,7 @@ def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: lis
     """The ranking the bot shows is rank-bm25's over the same passages and terms."""
     from bot.index import segment_article
     from bot.corpus import load_corpus
-    from bot.text import query_terms
+    from bot.answer import question_terms
 
     corpus = _write(tmp_path / "c.jsonl.gz", articles)
     settings = _settings(corpus, tmp_path / "ix")
@@ -118,7 +118,7 @@ def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: lis
     assert len(tokens) == index.n_passages
     bm25 = BM25Okapi(tokens, k1=settings.bm25.k1, b=settings.bm25.b, epsilon=settings.bm25.epsilon)
     for question in QUESTIONS:
-        query = query_terms(question, settings.terms, settings.stopwords, settings.answer.fold_weight)
+        query = question_terms(question, settings)
         expected = np.zeros(len(tokens))
         for term, weight in zip(query.terms, query.weights):
             expected += bm25.get_scores([term]) * weight
