@@ -14,7 +14,7 @@ from typing import Any
 from bot.bm25 import best_passages, score_touched, top_k
 from bot.config import AnswerSettings, Settings
 from bot.index import PassageIndex
-from bot.text import QueryTerms, fold_accents, has_diacritics, highlight_spans, normalize, query_terms
+from bot.text import QueryTerms, highlight_spans, normalize, query_terms
 
 
 @dataclass(frozen=True)
@@ -192,21 +192,25 @@ def answer_question(
             break
     has_more = len(chosen) > wanted or len(candidates) < ranking.touched and len(chosen) >= wanted
     page = chosen[offset:wanted]
-    shown_words = highlight_words(query.words, settings.function_words)
+    shown_words = highlight_words(query.words, settings.function_words, query.accented)
     results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))
     if not results:
         return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
     return Answer(text, "ok", results, truncated, has_more, offset, ranking.coverage, query.words)
 
 
-def highlight_words(words: tuple[str, ...], function_words: frozenset[str]) -> tuple[str, ...]:
-    """The question's words worth showing in bold: all but lone function words ('của', 'là'),
-    which would light up every passage. Accent-free words are compared accent-free."""
-    folded = {fold_accents(w) for w in function_words}
-    return tuple(
-        w for w in words
-        if not (" " not in w and (w in function_words or (not has_diacritics(w) and w in folded)))
-    )
+def highlight_words(words: tuple[str, ...], function_words: frozenset[str], accented: bool) -> tuple[str, ...]:
+    """The question's words worth showing in bold, without lone function words ('của', 'là').
+
+    A question typed without diacritics is matched accent-free, where a lone syllable is
+    ambiguous ('dang' is 'đảng', 'đang' and 'dáng'), so its words are shown in pairs of
+    neighbours ('dang vien' finds 'đảng viên'), codes and numbers alone.
+    """
+    if not accented:
+        singles = [w for w in words if not w.isalpha()]
+        pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if a.isalpha() and b.isalpha()]
+        return tuple(pairs + singles) if pairs or singles else words
+    return tuple(w for w in words if " " in w or w not in function_words)
 
 
 def _result(index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...]) -> Result:
