@@ -136,7 +136,9 @@ class Ranking:
 def question_terms(text: str, settings: Settings) -> QueryTerms:
     """The weighted terms the bot searches for a (prepared) question, as configured."""
     options = settings.answer
-    return query_terms(text, settings.terms, settings.stopwords, options.fold_weight, options.bigram_weight)
+    return query_terms(
+        text, settings.terms, settings.stopwords, options.fold_weight, options.bigram_weight, options.word_weight
+    )
 
 
 def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int) -> Ranking:

@@ -25,6 +25,7 @@ class AnswerSettings:
     max_top_k: int = 20
     fold_weight: float = 0.3
     bigram_weight: float = 1.0
+    word_weight: float = 1.0
     min_coverage: float = 0.3
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
@@ -226,6 +227,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         max_top_k=read.number("answer.max_top_k", 20, 1, 1000, integer=True),
         fold_weight=read.number("answer.fold_weight", 0.3, 0, 1),
         bigram_weight=read.number("answer.bigram_weight", 1.0, 0, 10),
+        word_weight=read.number("answer.word_weight", 1.0, 0, 10),
         min_coverage=read.number("answer.min_coverage", 0.3, 0, 1),
         duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
         max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
@@ -239,6 +241,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         terms=TermOptions(
             bigrams=read.flag("text.bigrams", True),
             words=read.flag("text.words", True),
+            min_word_syllables=read.number("text.min_word_syllables", 3, 2, 10, integer=True),
             codes=read.flag("text.codes", True),
             folded=read.flag("text.folded", True),
             abbreviations=read_abbreviations(abbreviations),

@@ -171,6 +171,7 @@ class TermOptions:
 
     bigrams: bool = True
     words: bool = True
+    min_word_syllables: int = 3  # pyvi words this long or longer become terms (shorter ones are bigrams)
     codes: bool = True
     folded: bool = True
     # (abbreviation, its expansion), both lower-case: ("ubnd", "ủy ban nhân dân")
@@ -217,7 +218,7 @@ def _exact_terms(text: str, options: TermOptions) -> list[str]:
         syllables: list[str] = []
         for word in run:
             syllables.extend(word)
-            if options.words and len(word) > 1:
+            if options.words and len(word) >= max(2, options.min_word_syllables):
                 terms.append("_".join(word))
         terms.extend(syllables)
         if options.bigrams:
@@ -252,13 +253,14 @@ def query_terms(
     stopwords: frozenset[str] = frozenset(),
     fold_weight: float = 0.3,
     bigram_weight: float = 1.0,
+    word_weight: float = 1.0,
 ) -> QueryTerms:
     """Terms of a question, without stop words, each with a weight.
 
     A question with diacritics matches exact terms at full weight and folded ones at
     ``fold_weight`` (exact accents rank first). A question without any diacritics is
     matched on folded terms only. Bigrams weigh ``bigram_weight`` times a syllable: they
-    repeat what their two syllables already match.
+    repeat what their two syllables already match; pyvi words weigh ``word_weight``.
     """
     text = normalize(question)
     accented = has_diacritics(text)
@@ -273,7 +275,7 @@ def query_terms(
                 continue
             syllables.extend(word)
             words.append(" ".join(word))
-            if options.words and len(word) > 1:
+            if options.words and len(word) >= max(2, options.min_word_syllables):
                 exact.append("_".join(word))
         exact.extend(s for s in syllables if s and s not in stopwords)
         if options.bigrams:
@@ -283,7 +285,7 @@ def query_terms(
         codes = find_codes(text)
         exact.extend(codes)
         words.extend(codes)
-    base = [bigram_weight if " " in t else 1.0 for t in exact]
+    base = [bigram_weight if " " in t else word_weight if "_" in t else 1.0 for t in exact]
     terms: list[str] = []
     weights: list[float] = []
     if accented or not options.folded:
