@@ -48,13 +48,14 @@ def test_precision_recall_and_mrr():
     assert precision_at_1([]) == 0.0 and mrr_at([], 10) == 0.0
 
 
-def test_summarize_counts_refused_questions_as_misses():
-    outcomes = [Outcome(1, True, 0.9), Outcome(3, True, 0.5), Outcome(None, False, 0.1), Outcome(None, True, 0.4)]
+def test_summarize_measures_the_ranking_and_reports_refusals_apart():
+    # the third question was refused, but its ranking (gold context second) still counts
+    outcomes = [Outcome(1, True, 0.9), Outcome(3, True, 0.5), Outcome(2, False, 0.1), Outcome(None, True, 0.4)]
     report = summarize(outcomes, seconds=0.2)
     assert report.questions == 4
     assert report.p_at_1 == pytest.approx(0.25)
-    assert report.r_at_5 == pytest.approx(0.5)
-    assert report.mrr_at_10 == pytest.approx((1 + 1 / 3) / 4)
+    assert report.r_at_5 == pytest.approx(0.75)
+    assert report.mrr_at_10 == pytest.approx((1 + 1 / 3 + 1 / 2) / 4)
     assert report.answered == pytest.approx(0.75)
     assert report.ms_per_question == pytest.approx(50.0)
     assert set(report.to_json()) == {
