@@ -155,7 +155,8 @@ def rerank(
 ) -> list[tuple[int, float]]:
     """The first ``rerank_depth`` candidates re-scored by how close together the question's
     terms stand in the passage (best window) and how much of the question the article's
-    title holds; the others follow unchanged."""
+    title holds; the others follow unchanged. A score grows by its size times
+    (1 + window_weight * window share) * (1 + title_weight * title share) - 1."""
     depth = options.rerank_depth
     if depth <= 0 or not candidates or not (options.window_weight or options.title_weight):
         return candidates
@@ -177,7 +178,7 @@ def rerank(
                 title = index.articles[article].get("title") or ""
                 titles[article] = finder.matched_weight(passage_tokens(title)) / total
             factor *= 1 + options.title_weight * titles[article]
-        rescored.append((passage, score * factor))
+        rescored.append((passage, score + abs(score) * (factor - 1)))  # BM25Okapi can score below 0
     rescored.sort(key=lambda pair: (-pair[1], pair[0]))
     return rescored + candidates[depth:]
 

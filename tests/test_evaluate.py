@@ -193,3 +193,15 @@ def test_load_questions_skips_blank_lines(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "a", "question": "X?", "gold_context_id": "c"}\n\n', encoding="utf-8")
     assert load_questions(path) == [EvalQuestion("a", "X?", "c")]
+
+
+def test_a_refused_question_keeps_its_ranking(bench, settings):
+    from dataclasses import replace
+
+    from bot.evaluate import evaluate
+
+    contexts, questions = bench
+    strict = replace(settings, answer=replace(settings.answer, min_coverage=1.0))  # refuses everything
+    report, outcomes = evaluate(contexts, load_questions(questions), strict)
+    assert report.answered < 1.0 and not all(o.answered for o in outcomes)
+    assert report.p_at_1 == 1.0  # the ranking is measured all the same
