@@ -165,7 +165,7 @@ def rerank(
     if total <= 0:
         return candidates
     finder = TermFinder(weights)
-    titles: dict[int, float] = {}
+    titles: dict[str, float] = {}  # by article id
     rescored: list[tuple[int, float]] = []
     for passage, score in candidates[:depth]:
         factor = 1.0
@@ -173,11 +173,11 @@ def rerank(
             hits = finder.hits(passage_tokens(index.passage_text(passage)))
             factor *= 1 + options.window_weight * best_window(hits, weights, options.window_width) / total
         if options.title_weight:
-            article = int(index.arrays["passage_article"][passage])
-            if article not in titles:
-                title = index.articles[article].get("title") or ""
-                titles[article] = finder.matched_weight(passage_tokens(title)) / total
-            factor *= 1 + options.title_weight * titles[article]
+            article = index.passage_article(passage)
+            if article["id"] not in titles:
+                title = article.get("title") or ""
+                titles[article["id"]] = finder.matched_weight(passage_tokens(title)) / total
+            factor *= 1 + options.title_weight * titles[article["id"]]
         rescored.append((passage, score + abs(score) * (factor - 1)))  # BM25Okapi can score below 0
     rescored.sort(key=lambda pair: (-pair[1], pair[0]))
     return rescored + candidates[depth:]
