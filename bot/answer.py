@@ -14,6 +14,7 @@ from typing import Any
 from bot.bm25 import best_passages, score_touched, top_k
 from bot.config import AnswerSettings, Settings
 from bot.index import PassageIndex
+from bot.proximity import TermFinder, best_window, passage_tokens
 from bot.text import QueryTerms, highlight_spans, normalize, query_terms
 
 
@@ -97,13 +98,25 @@ def _weight_idf(n_passages: int, df: int) -> float:
     return math.log(1 + (n_passages - df + 0.5) / (df + 0.5))
 
 
-def coverage(index: PassageIndex, query: QueryTerms, passage: int, rows: list[int | None]) -> float:
-    """Share of the question's weight (idf times term weight) that the passage matches.
+@dataclass(frozen=True)
+class TermWeights:
+    """A question's distinct terms known to the index, each with its row and weight (idf
+    times term weight), and the weight of the terms the index has never seen."""
 
-    Words the corpus has never seen weigh as much as the rarest word, so a question about
-    something absent scores low even when a few common words match.
-    """
-    total = matched = 0.0
+    rows: dict[str, int]
+    weights: dict[str, float]
+    unknown: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values()) + self.unknown
+
+
+def term_weights(index: PassageIndex, query: QueryTerms, rows: list[int | None]) -> TermWeights:
+    """Weigh the question's terms; unknown words weigh as much as the rarest word."""
+    known_rows: dict[str, int] = {}
+    weights: dict[str, float] = {}
+    unknown = 0.0
     seen: set[str] = set()
     n = index.n_passages
     for term, weight, row in zip(query.terms, query.weights, rows):
@@ -111,15 +124,63 @@ def coverage(index: PassageIndex, query: QueryTerms, passage: int, rows: list[in
             continue
         seen.add(term)
         if row is None:
-            total += weight * _weight_idf(n, 0)
-            continue
+            unknown += weight * _weight_idf(n, 0)
+        else:
+            known_rows[term] = row
+            weights[term] = weight * _weight_idf(n, len(index.postings(row).docs))
+    return TermWeights(known_rows, weights, unknown)
+
+
+def coverage(index: PassageIndex, weighed: TermWeights, passage: int) -> float:
+    """Share of the question's weight that the passage matches.
+
+    Words the corpus has never seen weigh as much as the rarest word, so a question about
+    something absent scores low even when a few common words match.
+    """
+    matched = 0.0
+    for term, row in weighed.rows.items():
         docs = index.postings(row).docs
-        idf = _weight_idf(n, len(docs))
-        total += weight * idf
         pos = int(docs.searchsorted(passage))
         if pos < len(docs) and int(docs[pos]) == passage:
-            matched += weight * idf
+            matched += weighed.weights[term]
+    total = weighed.total
     return matched / total if total > 0 else 0.0
+
+
+def rerank(
+    index: PassageIndex,
+    weighed: TermWeights,
+    candidates: list[tuple[int, float]],
+    options: AnswerSettings,
+) -> list[tuple[int, float]]:
+    """The first ``rerank_depth`` candidates re-scored by how close together the question's
+    terms stand in the passage (best window) and how much of the question the article's
+    title holds; the others follow unchanged. A score grows by its size times
+    (1 + window_weight * window share) * (1 + title_weight * title share) - 1."""
+    depth = options.rerank_depth
+    if depth <= 0 or not candidates or not (options.window_weight or options.title_weight):
+        return candidates
+    weights = weighed.weights
+    total = sum(weights.values())
+    if total <= 0:
+        return candidates
+    finder = TermFinder(weights)
+    titles: dict[str, float] = {}  # by article id
+    rescored: list[tuple[int, float]] = []
+    for passage, score in candidates[:depth]:
+        factor = 1.0
+        if options.window_weight:
+            hits = finder.hits(passage_tokens(index.passage_text(passage)))
+            factor *= 1 + options.window_weight * best_window(hits, weights, options.window_width) / total
+        if options.title_weight:
+            article = index.passage_article(passage)
+            if article["id"] not in titles:
+                title = article.get("title") or ""
+                titles[article["id"]] = finder.matched_weight(passage_tokens(title)) / total
+            factor *= 1 + options.title_weight * titles[article["id"]]
+        rescored.append((passage, score + abs(score) * (factor - 1)))  # BM25Okapi can score below 0
+    rescored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return rescored + candidates[depth:]
 
 
 @dataclass(frozen=True)
@@ -149,14 +210,16 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     postings = [index.postings(r) if r is not None else None for r in rows]
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]
     weights = list(query.weights)
-    found, touched = best_passages(postings, idf, weights, index.norms, settings.bm25.k1, depth, index.scratch)
+    pool = max(depth, options.rerank_depth)
+    found, touched = best_passages(postings, idf, weights, index.norms, settings.bm25.k1, pool, index.scratch)
     if not found and any(p is not None for p in postings):
         # no positive score at all: in a corpus of a few passages BM25Okapi's idf is <= 0 for
         # every word; rank by the same scores anyway and let coverage decide
         docs, scores = score_touched(postings, idf, weights, index.norms, settings.bm25.k1)
-        found, touched = top_k(docs, scores, depth), len(docs)
-    candidates = tuple(found)
-    best = coverage(index, query, candidates[0][0], rows) if candidates else 0.0
+        found, touched = top_k(docs, scores, pool), len(docs)
+    weighed = term_weights(index, query, rows)
+    candidates = tuple(rerank(index, weighed, found, options)[:depth])
+    best = coverage(index, weighed, candidates[0][0]) if candidates else 0.0
     answered = bool(candidates) and best >= options.min_coverage
     return Ranking(query, candidates, touched, best, answered)
 

@@ -27,6 +27,10 @@ class AnswerSettings:
     bigram_weight: float = 1.0
     word_weight: float = 1.0
     min_coverage: float = 0.3
+    rerank_depth: int = 30  # best BM25 passages re-ranked by proximity and title (0: off)
+    window_width: int = 20  # syllables in the proximity window
+    window_weight: float = 0.0  # score times (1 + this * share of the question in the best window)
+    title_weight: float = 0.0  # score times (1 + this * share of the question in the article's title)
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
 
@@ -229,6 +233,10 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         bigram_weight=read.number("answer.bigram_weight", 1.0, 0, 10),
         word_weight=read.number("answer.word_weight", 1.0, 0, 10),
         min_coverage=read.number("answer.min_coverage", 0.3, 0, 1),
+        rerank_depth=read.number("answer.rerank_depth", 30, 0, 1000, integer=True),
+        window_width=read.number("answer.window_width", 20, 1, 1000, integer=True),
+        window_weight=read.number("answer.window_weight", 0.0, 0, 100),
+        title_weight=read.number("answer.title_weight", 0.0, 0, 100),
         duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
         max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
     )

@@ -4,7 +4,8 @@ Contexts (JSON Lines ``{"id", "title", "text"}``) are indexed as articles throug
 bot's own pipeline; questions (JSON Lines with ``question`` and ``gold_context_id``) are
 answered as the bot answers them. Ranking is over contexts: a context split into several
 passages counts once, at the rank of its best passage. A question the bot refuses ("no
-answer") counts as a miss.
+answer") still has a ranking: P@1, R@k and MRR measure the ranking of every question,
+and the share of questions answered (not refused) is reported beside them.
 
 The metric functions are pure; ``evaluate`` and ``evaluate_refusals`` run the bot.
 """
@@ -50,8 +51,8 @@ class EvalQuestion:
 class Outcome:
     """What the bot did with one question."""
 
-    rank: int | None  # 1-based rank of the gold context among the answer's contexts
-    answered: bool
+    rank: int | None  # 1-based rank of the gold context among the ranked contexts (refused or not)
+    answered: bool  # False when the no-answer rule refused the question
     coverage: float  # of the best passage; -1 when no passage holds a question term
 
 
@@ -193,10 +194,8 @@ def ask(
     prepared, _ = prepare_question(text, settings.answer.max_question_chars)
     ranking = rank_passages(index, prepared, settings, depth)
     coverage = ranking.coverage if ranking.candidates else -1.0
-    if not ranking.answered:
-        return Outcome(None, False, coverage)
     contexts = context_ranking(index.passage_article(p)["id"] for p, _ in ranking.candidates)
-    return Outcome(gold_rank(contexts, question.gold), True, coverage)
+    return Outcome(gold_rank(contexts, question.gold), ranking.answered, coverage)
 
 
 def run_questions(

@@ -48,13 +48,14 @@ def test_precision_recall_and_mrr():
     assert precision_at_1([]) == 0.0 and mrr_at([], 10) == 0.0
 
 
-def test_summarize_counts_refused_questions_as_misses():
-    outcomes = [Outcome(1, True, 0.9), Outcome(3, True, 0.5), Outcome(None, False, 0.1), Outcome(None, True, 0.4)]
+def test_summarize_measures_the_ranking_and_reports_refusals_apart():
+    # the third question was refused, but its ranking (gold context second) still counts
+    outcomes = [Outcome(1, True, 0.9), Outcome(3, True, 0.5), Outcome(2, False, 0.1), Outcome(None, True, 0.4)]
     report = summarize(outcomes, seconds=0.2)
     assert report.questions == 4
     assert report.p_at_1 == pytest.approx(0.25)
-    assert report.r_at_5 == pytest.approx(0.5)
-    assert report.mrr_at_10 == pytest.approx((1 + 1 / 3) / 4)
+    assert report.r_at_5 == pytest.approx(0.75)
+    assert report.mrr_at_10 == pytest.approx((1 + 1 / 3 + 1 / 2) / 4)
     assert report.answered == pytest.approx(0.75)
     assert report.ms_per_question == pytest.approx(50.0)
     assert set(report.to_json()) == {
@@ -192,3 +193,15 @@ def test_load_questions_skips_blank_lines(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "a", "question": "X?", "gold_context_id": "c"}\n\n', encoding="utf-8")
     assert load_questions(path) == [EvalQuestion("a", "X?", "c")]
+
+
+def test_a_refused_question_keeps_its_ranking(bench, settings):
+    from dataclasses import replace
+
+    from bot.evaluate import evaluate
+
+    contexts, questions = bench
+    strict = replace(settings, answer=replace(settings.answer, min_coverage=1.0))  # refuses everything
+    report, outcomes = evaluate(contexts, load_questions(questions), strict)
+    assert report.answered < 1.0 and not all(o.answered for o in outcomes)
+    assert report.p_at_1 == 1.0  # the ranking is measured all the same
