@@ -245,6 +245,8 @@ def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, 
         "rss_loaded_mb": probe["rss_loaded_mb"],
         "rss_after_queries_mb": probe["rss_after_queries_mb"],
         "rss_total_mb": probe["rss_total_mb"],
+        "anon_after_queries_mb": probe.get("anon_after_queries_mb"),
+        "file_after_queries_mb": probe.get("file_after_queries_mb"),
         "questions": len(questions),
     }
     for kind in ("rank", "answer"):

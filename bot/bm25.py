@@ -313,6 +313,11 @@ def best_passages(
         droppable = int(np.searchsorted(np.cumsum(bound[by_bound]), theta, side="left")) if theta > 0 else 0
         minor = sorted(int(i) for i in by_bound[:droppable])
         essential = sorted(set(every) - set(minor))
+        if sum(len(plists[i].docs) for i in essential) * 4 > len(norms):
+            # most passages are candidates: add every term into the accumulator once
+            candidates, scores = _dense_scores(plists, t_idf, t_w, norms, k1, work)
+            positive = scores > 0
+            return top_k(candidates[positive], scores[positive], k), int(positive.sum())
         candidates = _union([plists[i].docs for i in essential], work)
         if minor:
             rest = float(bound[minor].sum())
@@ -323,6 +328,20 @@ def best_passages(
     positive = scores > 0
     docs, scores = candidates[positive], scores[positive]
     return top_k(docs, scores, k), len(docs)
+
+
+def _dense_scores(
+    plists: list[Postings], idf: list[float], weights: list[float], norms: np.ndarray, k1: float, scratch: Scratch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores of every passage holding a term (non-zero only), terms added in query order."""
+    acc = scratch.scores
+    for plist, term_idf, weight in zip(plists, idf, weights):
+        contrib = term_contributions(plist.tf, plist.docs, term_idf, norms, k1)
+        acc[plist.docs] += contrib * weight if weight != 1.0 else contrib
+    found = np.flatnonzero(acc)
+    scores = acc[found]
+    acc[found] = 0.0
+    return found, scores
 
 
 def _in_ranges(plist: Postings, ranges: np.ndarray, size: int) -> Postings:
