@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 
-def rss_mb() -> float:
+def rss_mb(kind: str = "VmRSS") -> float:
+    """Resident memory in MB: ``VmRSS`` (all), ``RssAnon`` (the process's own memory) or
+    ``RssFile`` (pages of memory-mapped files: page cache, given back under pressure)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(kind + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -32,7 +34,7 @@ def main(argv: list[str]) -> int:
 
     settings = load_settings().with_paths(None, index_dir)
     query_terms("khởi động", settings.terms)  # import pyvi before timing (0.8 s once per process)
-    rss_before = rss_mb()
+    rss_before, anon_before = rss_mb(), rss_mb("RssAnon")
     started = time.perf_counter()
     index = load_index(index_dir, settings.bm25)
     load_s = time.perf_counter() - started
@@ -66,6 +68,8 @@ def main(argv: list[str]) -> int:
         "rss_loaded_mb": rss_loaded - rss_before,
         "rss_after_queries_mb": rss_mb() - rss_before,
         "rss_total_mb": rss_mb(),
+        "anon_after_queries_mb": rss_mb("RssAnon") - anon_before,
+        "file_after_queries_mb": rss_mb("RssFile"),
         "rank_ms": rank_ms,
         "answer_ms": answer_ms,
         "top10": tops,

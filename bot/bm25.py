@@ -66,6 +66,40 @@ class Postings:
     docs: np.ndarray
     tf: np.ndarray
     tf_max: int | None = None  # highest tf in the list, when known (tightens score bounds)
+    # per range of ``range_size`` passages: an upper bound of tf (k1 + 1) / (tf + norm) over
+    # the term's postings in that range (0 where it has none); see ``range_bounds``
+    range_x: np.ndarray | None = None
+    range_size: int = 0
+
+
+RANGE_SIZE = 64  # passages per range of the range bounds
+TF_CAP = 255  # range bounds keep tf up to this (a higher tf bounds X by k1 + 1)
+DL_CAP = 65535
+
+
+def range_bounds(
+    docs: np.ndarray, tf: np.ndarray, doc_len: np.ndarray, size: int = RANGE_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """A term's highest tf (uint8, capped) and shortest passage (uint16) in each range of
+    ``size`` passages (tf 0 where the term is absent). Independent of k1, b and avgdl."""
+    n_ranges = -(-len(doc_len) // size)
+    tf_hi = np.zeros(n_ranges, dtype=np.uint8)
+    dl_lo = np.full(n_ranges, DL_CAP, dtype=np.uint16)
+    if len(docs):
+        r = np.asarray(docs) // size
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        tf_hi[r[starts]] = np.maximum.reduceat(np.minimum(tf, TF_CAP), starts)
+        dl_lo[r[starts]] = np.minimum.reduceat(np.minimum(doc_len[docs], DL_CAP), starts)
+    return tf_hi, dl_lo
+
+
+def range_x(tf_hi: np.ndarray, dl_lo: np.ndarray, params: BM25Params, avgdl: float) -> np.ndarray:
+    """Upper bounds of tf (k1 + 1) / (tf + norm) per range, from ``range_bounds``'s arrays."""
+    k1, b = params.k1, params.b
+    tf = tf_hi.astype(np.float64)
+    x = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl_lo.astype(np.float64) / avgdl))
+    x[tf_hi >= TF_CAP] = k1 + 1
+    return x
 
 
 def score_touched(
@@ -266,11 +300,24 @@ def best_passages(
         positive = exact[exact > 0]
         if len(positive) >= k:
             theta = float(np.partition(positive, len(positive) - k)[len(positive) - k])
+        pruned, theta = _prune_ranges(plists, t_idf, t_w, norms, k1, theta, k, work)
+        if pruned is not None:
+            keep = [i for i, p in enumerate(pruned) if len(p.docs)]
+            plists = [pruned[i] for i in keep]
+            t_idf = [t_idf[i] for i in keep]
+            t_w = [t_w[i] for i in keep]
+            bound = bound[keep]
+            every = list(range(len(plists)))
         # 2. which terms can bring a passage into the top k, and which passages survive
         by_bound = np.argsort(bound, kind="stable")
         droppable = int(np.searchsorted(np.cumsum(bound[by_bound]), theta, side="left")) if theta > 0 else 0
         minor = sorted(int(i) for i in by_bound[:droppable])
         essential = sorted(set(every) - set(minor))
+        if sum(len(plists[i].docs) for i in essential) * 4 > len(norms):
+            # most passages are candidates: add every term into the accumulator once
+            candidates, scores = _dense_scores(plists, t_idf, t_w, norms, k1, work)
+            positive = scores > 0
+            return top_k(candidates[positive], scores[positive], k), int(positive.sum())
         candidates = _union([plists[i].docs for i in essential], work)
         if minor:
             rest = float(bound[minor].sum())
@@ -281,3 +328,73 @@ def best_passages(
     positive = scores > 0
     docs, scores = candidates[positive], scores[positive]
     return top_k(docs, scores, k), len(docs)
+
+
+def _dense_scores(
+    plists: list[Postings], idf: list[float], weights: list[float], norms: np.ndarray, k1: float, scratch: Scratch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores of every passage holding a term (non-zero only), terms added in query order."""
+    acc = scratch.scores
+    for plist, term_idf, weight in zip(plists, idf, weights):
+        contrib = term_contributions(plist.tf, plist.docs, term_idf, norms, k1)
+        acc[plist.docs] += contrib * weight if weight != 1.0 else contrib
+    found = np.flatnonzero(acc)
+    scores = acc[found]
+    acc[found] = 0.0
+    return found, scores
+
+
+def _in_ranges(plist: Postings, ranges: np.ndarray, size: int) -> Postings:
+    """The postings of ``plist`` in the given ranges (ascending) of ``size`` passages."""
+    lo = np.searchsorted(plist.docs, ranges * size)
+    hi = np.searchsorted(plist.docs, (ranges + 1) * size)
+    lengths = hi - lo
+    total = int(lengths.sum())
+    if total == len(plist.docs):
+        return plist
+    take = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    return Postings(plist.docs[take], plist.tf[take], plist.tf_max)
+
+
+def _prune_ranges(
+    plists: list[Postings], t_idf: list[float], t_w: list[float], norms: np.ndarray, k1: float, theta: float,
+    k: int, scratch: Scratch, probe: int = 16,
+) -> tuple[list[Postings] | None, float]:
+    """The posting lists cut to the ranges of passages that may still reach the threshold.
+
+    A range's bound sums, over the terms, the term's bound in that range (stored for long
+    lists, the exact best contribution for short ones). The ``probe`` ranges with the highest
+    bounds are scored exactly first, which raises the threshold ``theta`` (the k-th best score
+    found). A passage in a range whose bound stays below it cannot enter the top k.
+    Returns (the cut lists, or None when no term has range bounds or little is cut; theta).
+    """
+    size = next((p.range_size for p in plists if p.range_x is not None), 0)
+    if not size:
+        return None, theta
+    n_ranges = -(-len(norms) // size)
+    upper = np.zeros(n_ranges, dtype=np.float64)
+    for plist, term_idf, weight in zip(plists, t_idf, t_w):
+        scale = term_idf * weight
+        if scale <= 0:
+            continue
+        if plist.range_x is not None and plist.range_size == size:
+            upper += scale * plist.range_x
+        else:
+            r = plist.docs // size
+            starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+            best = np.maximum.reduceat(term_contributions(plist.tf, plist.docs, term_idf, norms, k1), starts)
+            upper[r[starts]] += best * weight
+    if n_ranges > probe:
+        best_ranges = np.sort(np.argpartition(-upper, probe)[:probe])
+        sample = [_in_ranges(p, best_ranges, size) for p in plists]
+        pool = _union([p.docs for p in sample if len(p.docs)] or [np.zeros(0, dtype=np.int64)], scratch)
+        exact = _partial(pool, list(range(len(sample))), sample, t_idf, t_w, norms, k1, scratch)
+        positive = exact[exact > 0]
+        if len(positive) >= k:
+            theta = max(theta, float(np.partition(positive, len(positive) - k)[len(positive) - k]))
+    if theta <= 0:
+        return None, theta
+    alive = np.flatnonzero(upper * (1 + 1e-9) + 1e-12 >= theta)
+    if len(alive) * 10 > n_ranges * 9:
+        return None, theta  # little to gain
+    return [_in_ranges(p, alive, size) for p in plists], theta

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bot.bm25 import BM25Params, Postings, Scratch, length_norms, okapi_idf
+from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, length_norms, okapi_idf, range_bounds, range_x
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.passages import split_article
@@ -40,7 +40,7 @@ from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # of the index folder
+FORMAT_VERSION = 5  # of the index folder
 CACHE_FORMAT = 2  # of segments.sqlite entries
 _ARRAYS = (
     "term_hash",
@@ -54,7 +54,11 @@ _ARRAYS = (
     "passage_article",
     "passage_position",
     "passage_offsets",
+    "range_rows",
+    "range_tf",
+    "range_dl",
 )
+RANGE_MIN_DF = 2048  # terms in at least this many passages (and 1/64 of them) get range bounds
 
 
 class IndexError_(RuntimeError):
@@ -287,6 +291,10 @@ class PassageIndex:
 
     def __post_init__(self) -> None:
         self.norms = length_norms(self.arrays["doc_len"], self.params)
+        n = len(self.norms)
+        self._avgdl = int(np.asarray(self.arrays["doc_len"]).sum()) / n if n else 0.0
+        self._range_rows = np.asarray(self.arrays["range_rows"])
+        self._range_size = int(self.manifest.get("range_size", RANGE_SIZE))
         self.scratch = Scratch(len(self.norms))  # reused by every query (see bm25.best_passages)
 
     @property
@@ -304,8 +312,14 @@ class PassageIndex:
 
     def postings(self, row: int) -> Postings:
         start, end = int(self.arrays["term_ptr"][row]), int(self.arrays["term_ptr"][row + 1])
+        bounds = None
+        slot = int(np.searchsorted(self._range_rows, row))
+        if slot < len(self._range_rows) and self._range_rows[slot] == row:
+            tf_hi, dl_lo = self.arrays["range_tf"][slot], self.arrays["range_dl"][slot]
+            bounds = range_x(np.asarray(tf_hi), np.asarray(dl_lo), self.params, self._avgdl)
         return Postings(
-            self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end], int(self.arrays["term_tfmax"][row])
+            self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end], int(self.arrays["term_tfmax"][row]),
+            bounds, self._range_size if bounds is not None else 0,
         )
 
     def idf(self, row: int) -> float:
@@ -362,6 +376,21 @@ def build_arrays(
         passage_offsets=offsets,
     )
     return arrays, b"".join(texts), per_article
+
+
+def with_range_bounds(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` plus the range bounds (``bm25.range_bounds``) of the terms with long lists."""
+    doc_len = np.asarray(arrays["doc_len"])
+    ptr = np.asarray(arrays["term_ptr"])
+    rows = np.flatnonzero(np.diff(ptr) >= max(RANGE_MIN_DF, len(doc_len) // 64)).astype(np.int64)
+    n_ranges = -(-len(doc_len) // RANGE_SIZE)
+    tf_hi = np.zeros((len(rows), n_ranges), dtype=np.uint8)
+    dl_lo = np.zeros((len(rows), n_ranges), dtype=np.uint16)
+    docs, tfs = arrays["post_doc"], arrays["post_tf"]
+    for slot, row in enumerate(rows):
+        a, b = int(ptr[row]), int(ptr[row + 1])
+        tf_hi[slot], dl_lo[slot] = range_bounds(np.asarray(docs[a:b]), np.asarray(tfs[a:b]), doc_len)
+    return dict(arrays, range_rows=rows, range_tf=tf_hi, range_dl=dl_lo)
 
 
 def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
@@ -520,6 +549,8 @@ def save_index(
     index_dir: Path, arrays: dict[str, np.ndarray], texts: bytes, articles: list[dict[str, Any]], manifest: dict[str, Any]
 ) -> Path:
     """Write a new version folder in full, then switch CURRENT to it in one rename."""
+    if "range_rows" not in arrays or manifest.get("range_size") != RANGE_SIZE:
+        arrays = with_range_bounds(arrays)
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{manifest['fingerprint'][:8]}{os.urandom(3).hex()}"
     tmp = index_dir / f".tmp-{name}"
@@ -539,7 +570,7 @@ def save_index(
             "crc32": _crc32_file(path),
             "sample_crc32": _sample_crc32(path),
         }
-    manifest = dict(manifest, files=files, format=FORMAT_VERSION)
+    manifest = dict(manifest, files=files, format=FORMAT_VERSION, range_size=RANGE_SIZE)
     _write_file(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     fsync_dir(tmp)
     final = index_dir / name

@@ -127,8 +127,11 @@ def _pyvi_tokenizer():
     return ViTokenizer
 
 
-def segment(text: str) -> list[list[str]]:
+def segment(text: str, words: bool = True) -> list[list[str]]:
     """Split text into runs of words with pyvi; each word is a list of its syllables.
+
+    ``words=False`` skips pyvi's word model (most of its cost) and gives each syllable as a
+    one-syllable word: the same syllables and runs, for callers that only need syllables.
 
     Runs break at punctuation, so that bigrams never cross a comma or a full stop.
     Cased text goes to pyvi (it segments better before lower-casing); the syllables come
@@ -139,7 +142,9 @@ def segment(text: str) -> list[list[str]]:
         if not line.strip():
             continue
         run: list[list[str]] = []
-        for token in _pyvi_tokenizer().tokenize(line).split(" "):
+        tokenizer = _pyvi_tokenizer()
+        tokens = tokenizer.tokenize(line).split(" ") if words else tokenizer.ViTokenizer.sylabelize(line)[1]
+        for token in tokens:
             # pyvi glues across a Roman numeral's full stop ("XIII._Ủy_viên"): anything that
             # is not a word character or the '_' joiner splits the token and ends the run.
             for piece in _TOKEN_PIECE_RE.split(token):
@@ -214,7 +219,7 @@ def expansion_terms(syllables: list[str], options: TermOptions) -> list[str]:
 
 def _exact_terms(text: str, options: TermOptions) -> list[str]:
     terms: list[str] = []
-    for run in segment(text):
+    for run in segment(text, words=options.words):
         syllables: list[str] = []
         for word in run:
             syllables.extend(word)

@@ -10,7 +10,7 @@ from rank_bm25 import BM25Okapi
 
 from bot.bm25 import BM25Params, best_passages, score_touched, top_k
 from bot.index import SegmentedArticle, build_arrays, pack_article, term_hash
-from bot.bm25 import length_norms, Postings
+from bot.bm25 import length_norms, Postings, range_bounds, range_x
 
 
 def _index(corpus: list[list[str]], epsilon: float = 0.25):
@@ -25,7 +25,8 @@ def _index(corpus: list[list[str]], epsilon: float = 0.25):
     return arrays
 
 
-def _query_inputs(arrays, terms: list[str], rng_bound: bool = True):
+def _query_inputs(arrays, terms: list[str], rng_bound: bool = True, ranges: tuple | None = None):
+    """Postings and idf of the terms; ``ranges`` = (size, params, rng): some terms get range bounds."""
     hashes = arrays["term_hash"]
     postings, idf = [], []
     for term in terms:
@@ -34,7 +35,14 @@ def _query_inputs(arrays, terms: list[str], rng_bound: bool = True):
         if row < len(hashes) and hashes[row] == key:
             a, b = int(arrays["term_ptr"][row]), int(arrays["term_ptr"][row + 1])
             tf_max = int(arrays["term_tfmax"][row]) if rng_bound else None
-            postings.append(Postings(arrays["post_doc"][a:b], arrays["post_tf"][a:b], tf_max))
+            plist = Postings(arrays["post_doc"][a:b], arrays["post_tf"][a:b], tf_max)
+            if ranges and ranges[2].random() < 0.7:
+                size, params, _ = ranges
+                doc_len = arrays["doc_len"]
+                tf_hi, dl_lo = range_bounds(plist.docs, plist.tf, doc_len, size)
+                x = range_x(tf_hi, dl_lo, params, int(doc_len.sum()) / len(doc_len))
+                plist = Postings(plist.docs, plist.tf, tf_max, x, size)
+            postings.append(plist)
             idf.append(float(arrays["term_idf"][row]))
         else:
             postings.append(None)
@@ -75,7 +83,8 @@ def test_scores_and_top_k_equal_rank_bm25(seed: int) -> None:
             terms += terms[: rng.randint(1, len(terms))]
         weights = [rng.choice([1.0, 1.0, 0.3, 0.0]) for _ in terms]
         expected = _reference(bm25, terms, weights)
-        postings, idf = _query_inputs(arrays, terms, rng.random() < 0.7)
+        ranges = (rng.choice([1, 3, 16, 64]), params, rng) if rng.random() < 0.6 else None
+        postings, idf = _query_inputs(arrays, terms, rng.random() < 0.7, ranges)
         docs, scores = score_touched(postings, idf, weights, norms, params.k1)
         assert np.array_equal(scores, expected[docs])  # bit for bit
         untouched = np.setdiff1d(np.arange(len(corpus)), docs)
