@@ -49,7 +49,8 @@ def main() -> int:
             latencies = []
             for n in range(args.rounds * len(QUESTIONS)):
                 sent = time.monotonic()
-                api.send(QUESTIONS[n % len(QUESTIONS)])
+                user = {"id": 5000 + n, "is_bot": False, "first_name": f"Người dùng {n}"}
+                api.send(QUESTIONS[n % len(QUESTIONS)], user=user)  # one question per user
                 reply = api.wait_for("sendMessage", count=n + 1, timeout=30)[-1]
                 latencies.append((reply.at - sent) * 1000)
         finally:
