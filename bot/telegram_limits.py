@@ -7,7 +7,7 @@ through in a group's first minute, and it does not pace private chats at all, so
 sliding window per chat takes its place: in a private chat at most 3 messages in any 3 seconds
 (Telegram asks for about one a second and allows short bursts, so a user who asks two or three
 questions in a row is not kept waiting), and 20 a minute in a group or channel (plus a second of
-slack, so network jitter cannot push a 21st message into Telegram's minute; likewise 0.1 s for
+slack, so network jitter cannot push a 21st message into Telegram's minute; likewise 0.4 s for
 private chats). Chat actions ("typing…") are not messages and are not paced:
 in a burst they would otherwise take half of the 30 requests a second.
 """
@@ -20,7 +20,7 @@ from typing import Any, Callable, Coroutine
 
 from telegram.ext import AIORateLimiter
 
-PRIVATE_RATE = (3, 3.1)  # messages, seconds: one a second on average, bursts of three
+PRIVATE_RATE = (3, 3.4)  # messages, seconds: under one a second on average, bursts of three
 GROUP_RATE = (20, 61.0)  # twenty messages a minute in a group, and a second of slack
 MAX_RETRIES = 5  # RetryAfter answers retried before a request fails
 UNPACED = frozenset({"sendChatAction"})  # not messages: no per-chat window, no overall limit

@@ -55,7 +55,14 @@ def test_sigkill_during_add_loses_nothing(settings, tmp_path):
             [sys.executable, "-m", "bot", "add", str(batch), "--corpus", str(corpus), "--index-dir", str(s.index_dir)],
             env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
-        time.sleep(rng.uniform(0.5, 4.0))
+        if attempt % 2 == 0:  # at a random moment once writing has started
+            before = len(list(corpus.glob("*.md")))
+            deadline = time.monotonic() + 120
+            while len(list(corpus.glob("*.md"))) == before and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.5))
+        else:  # at any moment (start-up, reading, writing or indexing)
+            time.sleep(rng.uniform(0.5, 6.0))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
         reported |= _reported_added(out)
