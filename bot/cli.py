@@ -103,17 +103,28 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.with_paths(corpus, index_dir)
 
 
-def _report(report: BuildReport, stream=sys.stderr) -> None:
+def _print_problems(report: BuildReport) -> None:
     for problem in report.problems:
-        print(f"warning: skipped {problem}", file=stream)
+        print(f"warning: skipped {problem}", file=sys.stderr)
+
+
+def describe_build(report: BuildReport, settings: Settings) -> str:
+    """One line on what happened to the index: loaded as it was, built or rebuilt (and why)."""
+    where = f"({settings.corpus} -> {settings.index_dir})"
     if report.action == "loaded":
-        return
-    print(
-        f"index {report.action}: {report.articles} articles, {report.passages} passages "
-        f"({report.segmented} segmented, {report.seconds:.1f} s)"
-        + (f" — {report.reason}" if report.action == "rebuilt" else ""),
-        file=stream,
+        return f"index loaded: {report.articles} articles, {report.passages} passages, up to date {where}"
+    reason = f" — {report.reason}" if report.action == "rebuilt" and report.reason else ""
+    return (
+        f"index {report.action}: {report.articles} articles, {report.passages} passages, "
+        f"{report.segmented} articles segmented, {report.seconds:.1f} s {where}{reason}"
     )
+
+
+def _report(report: BuildReport, settings: Settings) -> None:
+    """Warnings, and the build line when the index had to be built (on stderr: stdout is the answer)."""
+    _print_problems(report)
+    if report.action != "loaded":
+        print(describe_build(report, settings), file=sys.stderr)
 
 
 def open_index_with_report(settings: Settings):
@@ -128,7 +139,7 @@ def open_index(settings: Settings, quiet: bool = False):
     """The index, built or refreshed when needed; missing corpus is a UserError."""
     index, report = open_index_with_report(settings)
     if not quiet or report.action != "loaded":
-        _report(report)
+        _report(report, settings)
     return index
 
 
@@ -141,15 +152,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         report.reason = "forced"
     else:
         _, report = ensure_index(settings, progress=sys.stderr.isatty())
-    for problem in report.problems:
-        print(f"warning: skipped {problem}", file=sys.stderr)
-    if report.action == "loaded":
-        print(f"index up to date: {report.articles} articles, {report.passages} passages in {settings.index_dir}")
-    else:
-        print(
-            f"index {report.action}: {report.articles} articles, {report.passages} passages, "
-            f"{report.segmented} articles segmented, {report.seconds:.1f} s -> {settings.index_dir}"
-        )
+    _print_problems(report)
+    print(describe_build(report, settings))
     return 0
 
 
@@ -219,10 +223,7 @@ def _refresh_index(settings: Settings) -> None:
     """Bring the index in line with the corpus (unchanged articles are not segmented again)."""
     _, report = ensure_index(settings, progress=sys.stderr.isatty())
     if report.action != "loaded":
-        print(
-            f"index {report.action}: {report.articles} articles, {report.passages} passages, "
-            f"{report.segmented} articles segmented, {report.seconds:.1f} s"
-        )
+        print(describe_build(report, settings))
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -270,12 +271,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     index, report = open_index_with_report(settings)
-    _report(report)
-    print(
-        f"index {report.action}: {report.articles} articles, {report.passages} passages "
-        f"from {settings.corpus} ({settings.index_dir})",
-        flush=True,
-    )
+    _print_problems(report)
+    print(describe_build(report, settings), flush=True)
     messages = load_messages()
     examples = messages.examples()
     if examples:  # load the word segmenter now, so the first question is answered quickly

@@ -158,11 +158,6 @@ def summarize(outcomes: Sequence[Outcome], seconds: float) -> Report:
     )
 
 
-def refusal_rate(absent: Sequence[Outcome]) -> float:
-    """Share of questions (whose answer is not in the index) that got "no answer"."""
-    return sum(not o.answered for o in absent) / len(absent) if absent else 0.0
-
-
 def calibrate(answerable: Sequence[float], absent: Sequence[float], keep: float) -> tuple[float, float, float]:
     """The coverage threshold that refuses the most absent-answer questions while answering
     at least ``keep`` of the answerable ones. Returns (threshold, answered, refused)."""
