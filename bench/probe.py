@@ -27,9 +27,9 @@ def main(argv: list[str]) -> int:
     index_dir, questions_file = Path(argv[0]), Path(argv[1])
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
     from bot.answer import answer_question, question_terms
-    from bot.bm25 import best_passages
     from bot.config import load_settings
     from bot.index import load_index
+    from bot.search import search
     from bot.text import query_terms
 
     settings = load_settings().with_paths(None, index_dir)
@@ -45,10 +45,7 @@ def main(argv: list[str]) -> int:
 
     def rank(question: str) -> list[int]:
         q = question_terms(question, settings)
-        rows = [index.lookup(t) for t in q.terms]
-        postings = [index.postings(r) if r is not None else None for r in rows]
-        idf = [index.idf(r) if r is not None else 0.0 for r in rows]
-        best, _ = best_passages(postings, idf, list(q.weights), index.norms, settings.bm25.k1, 10, index.scratch)
+        best, _ = search(index, list(q.terms), list(q.weights), 10)
         return [d for d, _ in best]
 
     for q in questions[:5]:  # warm-up
@@ -62,7 +59,8 @@ def main(argv: list[str]) -> int:
         answer_question(index, q, settings)
         answer_ms.append((time.perf_counter() - t) * 1000)
     print(json.dumps({
-        "passages": index.n_passages,
+        "passages": index.n_live,
+        "parts": len(index.parts),
         "load_s": load_s,
         "load_full_crc_s": load_full_s,
         "rss_loaded_mb": rss_loaded - rss_before,

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.bm25 import best_passages, score_touched, top_k
 from bot.config import AnswerSettings, Settings
-from bot.index import PassageIndex
+from bot.index import PassageIndex, term_hash
+from bot.search import search
 from bot.proximity import TermFinder, best_window, passage_tokens
 from bot.text import QueryTerms, highlight_spans, normalize, query_terms
 
@@ -100,10 +100,9 @@ def _weight_idf(n_passages: int, df: int) -> float:
 
 @dataclass(frozen=True)
 class TermWeights:
-    """A question's distinct terms known to the index, each with its row and weight (idf
-    times term weight), and the weight of the terms the index has never seen."""
+    """A question's distinct terms known to the index, each with its weight (idf times term
+    weight), and the weight of the terms the index has never seen."""
 
-    rows: dict[str, int]
     weights: dict[str, float]
     unknown: float
 
@@ -112,23 +111,22 @@ class TermWeights:
         return sum(self.weights.values()) + self.unknown
 
 
-def term_weights(index: PassageIndex, query: QueryTerms, rows: list[int | None]) -> TermWeights:
+def term_weights(index: PassageIndex, query: QueryTerms) -> TermWeights:
     """Weigh the question's terms; unknown words weigh as much as the rarest word."""
-    known_rows: dict[str, int] = {}
     weights: dict[str, float] = {}
     unknown = 0.0
     seen: set[str] = set()
-    n = index.n_passages
-    for term, weight, row in zip(query.terms, query.weights, rows):
+    n = index.n_live
+    for term, weight in zip(query.terms, query.weights):
         if term in seen:
             continue
         seen.add(term)
-        if row is None:
+        df = index.df(term_hash(term))
+        if df == 0:
             unknown += weight * _weight_idf(n, 0)
         else:
-            known_rows[term] = row
-            weights[term] = weight * _weight_idf(n, len(index.postings(row).docs))
-    return TermWeights(known_rows, weights, unknown)
+            weights[term] = weight * _weight_idf(n, df)
+    return TermWeights(weights, unknown)
 
 
 def coverage(index: PassageIndex, weighed: TermWeights, passage: int) -> float:
@@ -137,12 +135,7 @@ def coverage(index: PassageIndex, weighed: TermWeights, passage: int) -> float:
     Words the corpus has never seen weigh as much as the rarest word, so a question about
     something absent scores low even when a few common words match.
     """
-    matched = 0.0
-    for term, row in weighed.rows.items():
-        docs = index.postings(row).docs
-        pos = int(docs.searchsorted(passage))
-        if pos < len(docs) and int(docs[pos]) == passage:
-            matched += weighed.weights[term]
+    matched = sum(w for term, w in weighed.weights.items() if index.contains(term_hash(term), passage))
     total = weighed.total
     return matched / total if total > 0 else 0.0
 
@@ -206,18 +199,9 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     """Score every passage holding a term of the (prepared) question; keep the ``depth`` best."""
     options: AnswerSettings = settings.answer
     query = question_terms(text, settings)
-    rows = [index.lookup(term) for term in query.terms]
-    postings = [index.postings(r) if r is not None else None for r in rows]
-    idf = [index.idf(r) if r is not None else 0.0 for r in rows]
-    weights = list(query.weights)
     pool = max(depth, options.rerank_depth)
-    found, touched = best_passages(postings, idf, weights, index.norms, settings.bm25.k1, pool, index.scratch)
-    if not found and any(p is not None for p in postings):
-        # no positive score at all: in a corpus of a few passages BM25Okapi's idf is <= 0 for
-        # every word; rank by the same scores anyway and let coverage decide
-        docs, scores = score_touched(postings, idf, weights, index.norms, settings.bm25.k1)
-        found, touched = top_k(docs, scores, pool), len(docs)
-    weighed = term_weights(index, query, rows)
+    found, touched = search(index, list(query.terms), list(query.weights), pool)
+    weighed = term_weights(index, query)
     candidates = tuple(rerank(index, weighed, found, options)[:depth])
     best = coverage(index, weighed, candidates[0][0]) if candidates else 0.0
     answered = bool(candidates) and best >= options.min_coverage

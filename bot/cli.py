@@ -114,9 +114,13 @@ def describe_build(report: BuildReport, settings: Settings) -> str:
     if report.action == "loaded":
         return f"index loaded: {report.articles} articles, {report.passages} passages, up to date {where}"
     reason = f" — {report.reason}" if report.action == "rebuilt" and report.reason else ""
+    how = {
+        "delta": f"; incremental: {report.detail}",
+        "compacted": "; compacted: all parts merged into one from the segment cache",
+    }.get(report.mode, "")
     return (
         f"index {report.action}: {report.articles} articles, {report.passages} passages, "
-        f"{report.segmented} articles segmented, {report.seconds:.1f} s {where}{reason}"
+        f"{report.segmented} articles segmented, {report.seconds:.1f} s{how} {where}{reason}"
     )
 
 
@@ -148,7 +152,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not settings.corpus.exists():
         raise UserError(f"corpus not found: {settings.corpus}")
     if args.force:
-        report = build_index(settings, progress=sys.stderr.isatty())
+        report = build_index(settings, progress=sys.stderr.isatty(), full=True)
         report.reason = "forced"
     else:
         _, report = ensure_index(settings, progress=sys.stderr.isatty())

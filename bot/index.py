@@ -14,6 +14,7 @@ the manifest; a damaged index is detected on load and rebuilt.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -32,32 +33,17 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, length_norms, okapi_idf, range_bounds, range_x
+from bot.bm25 import RANGE_SIZE, BM25Params, okapi_idf, range_bounds
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
+from bot.parts import PassageIndex, Part, global_idf
 from bot.passages import split_article
 from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # of the index folder
+FORMAT_VERSION = 6  # of the index folder (6: parts, tombstones, per-version idf)
 CACHE_FORMAT = 2  # of segments.sqlite entries
-_ARRAYS = (
-    "term_hash",
-    "term_ptr",
-    "term_idf",
-    "term_order",
-    "term_tfmax",
-    "post_doc",
-    "post_tf",
-    "doc_len",
-    "passage_article",
-    "passage_position",
-    "passage_offsets",
-    "range_rows",
-    "range_tf",
-    "range_dl",
-)
 RANGE_MIN_DF = 2048  # terms in at least this many passages (and 1/64 of them) get range bounds
 
 
@@ -276,75 +262,7 @@ def _progress(total: int, enabled: bool):
     )
 
 
-# --- the index in memory ----------------------------------------------------------------
-
-
-@dataclass
-class PassageIndex:
-    """A searchable index: term postings, passage texts and article metadata."""
-
-    arrays: dict[str, np.ndarray]
-    texts_blob: bytes | memoryview
-    articles: list[dict[str, Any]]
-    manifest: dict[str, Any]
-    params: BM25Params
-
-    def __post_init__(self) -> None:
-        self.norms = length_norms(self.arrays["doc_len"], self.params)
-        n = len(self.norms)
-        self._avgdl = int(np.asarray(self.arrays["doc_len"]).sum()) / n if n else 0.0
-        self._range_rows = np.asarray(self.arrays["range_rows"])
-        self._range_size = int(self.manifest.get("range_size", RANGE_SIZE))
-        self.scratch = Scratch(len(self.norms))  # reused by every query (see bm25.best_passages)
-
-    @property
-    def n_passages(self) -> int:
-        return int(len(self.arrays["doc_len"]))
-
-    def lookup(self, term: str) -> int | None:
-        """The term's row, or None when no passage has it."""
-        hashes = self.arrays["term_hash"]
-        key = np.uint64(term_hash(term))
-        row = int(np.searchsorted(hashes, key))
-        if row < len(hashes) and hashes[row] == key:
-            return row
-        return None
-
-    def postings(self, row: int) -> Postings:
-        start, end = int(self.arrays["term_ptr"][row]), int(self.arrays["term_ptr"][row + 1])
-        bounds = None
-        slot = int(np.searchsorted(self._range_rows, row))
-        if slot < len(self._range_rows) and self._range_rows[slot] == row:
-            tf_hi, dl_lo = self.arrays["range_tf"][slot], self.arrays["range_dl"][slot]
-            bounds = range_x(np.asarray(tf_hi), np.asarray(dl_lo), self.params, self._avgdl)
-        return Postings(
-            self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end], int(self.arrays["term_tfmax"][row]),
-            bounds, self._range_size if bounds is not None else 0,
-        )
-
-    def idf(self, row: int) -> float:
-        return float(self.arrays["term_idf"][row])
-
-    def passage_text(self, passage: int) -> str:
-        offsets = self.arrays["passage_offsets"]
-        start, end = int(offsets[passage]), int(offsets[passage + 1])
-        return bytes(self.texts_blob[start:end]).decode("utf-8")
-
-    def passage_article(self, passage: int) -> dict[str, Any]:
-        return self.articles[int(self.arrays["passage_article"][passage])]
-
-    def passage_position(self, passage: int) -> int:
-        return int(self.arrays["passage_position"][passage])
-
-    def article_passages(self, article_number: int) -> range:
-        article = self.articles[article_number]
-        return range(article["first_passage"], article["first_passage"] + article["passages"])
-
-    def find_article(self, article_id: str) -> int | None:
-        for number, article in enumerate(self.articles):
-            if article["id"] == article_id:
-                return number
-        return None
+# --- the index in memory (see bot/parts.py) ---------------------------------------------
 
 
 def build_arrays(
@@ -431,73 +349,6 @@ def postings_from_stream(
     }
 
 
-def append_arrays(
-    old: dict[str, np.ndarray], old_texts: bytes | memoryview, new: list[SegmentedArticle], epsilon: float
-) -> tuple[dict[str, np.ndarray], bytes, list[int]]:
-    """The arrays ``build_arrays`` would give for the old articles followed by ``new``, without
-    re-sorting the old postings: each term's new postings go after its old ones.
-    """
-    n_old = len(old["doc_len"])
-    part, part_texts, per_article = build_arrays(new, epsilon)
-    old_hash, new_hash = np.asarray(old["term_hash"]), part["term_hash"]
-    old_ptr, new_ptr = np.asarray(old["term_ptr"]), part["term_ptr"]
-    old_df, new_df = np.diff(old_ptr), np.diff(new_ptr)
-    vocab = np.union1d(old_hash, new_hash)
-    row_old = np.searchsorted(vocab, old_hash)
-    row_new = np.searchsorted(vocab, new_hash)
-    df_before = np.zeros(len(vocab), dtype=np.int64)
-    df_before[row_old] = old_df
-    df = df_before.copy()
-    df[row_new] += new_df
-    ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(df, out=ptr[1:])
-    post_doc = np.empty(int(ptr[-1]), dtype=np.int32)
-    post_tf = np.empty(int(ptr[-1]), dtype=np.uint16)
-    # old postings move in runs of terms that shift by the same amount
-    shift = ptr[row_old] - old_ptr[:-1]
-    cuts = np.flatnonzero(np.diff(shift)) + 1
-    old_doc, old_tf = np.asarray(old["post_doc"]), np.asarray(old["post_tf"])  # plain views: cheap slices
-    for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(old_hash)]):
-        a, b, by = int(old_ptr[first]), int(old_ptr[last]), int(shift[first])
-        post_doc[a + by : b + by] = old_doc[a:b]
-        post_tf[a + by : b + by] = old_tf[a:b]
-    term_of = np.repeat(np.arange(len(new_hash)), new_df)
-    dest = (ptr[row_new] + df_before[row_new])[term_of] + (np.arange(len(term_of)) - new_ptr[term_of])
-    post_doc[dest] = part["post_doc"] + n_old
-    post_tf[dest] = part["post_tf"]
-    # first appearance: old terms keep their rank, new ones follow in their own order
-    order = np.empty(len(vocab), dtype=np.int64)
-    order[row_old] = old["term_order"]
-    seen = np.zeros(len(vocab), dtype=np.bool_)
-    seen[row_old] = True
-    fresh = ~seen[row_new]
-    order[row_new[fresh]] = len(old_hash) + np.argsort(np.argsort(part["term_order"][fresh]))
-    tfmax = np.zeros(len(vocab), dtype=np.uint16)
-    tfmax[row_old] = old["term_tfmax"]
-    tfmax[row_new] = np.maximum(tfmax[row_new], part["term_tfmax"])
-    n_docs = n_old + len(part["doc_len"])
-    appearance = np.argsort(order)
-    idf = np.empty(len(vocab), dtype=np.float64)
-    idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
-    old_offsets = np.asarray(old["passage_offsets"])
-    arrays = {
-        "term_hash": vocab,
-        "term_ptr": ptr,
-        "term_idf": idf,
-        "term_order": order,
-        "term_tfmax": tfmax,
-        "post_doc": post_doc,
-        "post_tf": post_tf,
-        "doc_len": np.concatenate([old["doc_len"], part["doc_len"]]),
-        "passage_article": np.concatenate(
-            [old["passage_article"], part["passage_article"] + (int(old["passage_article"][-1]) + 1 if n_old else 0)]
-        ).astype(np.int32),
-        "passage_position": np.concatenate([old["passage_position"], part["passage_position"]]),
-        "passage_offsets": np.concatenate([old_offsets, part["passage_offsets"][1:] + old_offsets[-1]]),
-    }
-    return arrays, bytes(old_texts) + part_texts, per_article
-
-
 # --- saving and loading -----------------------------------------------------------------
 
 
@@ -545,32 +396,94 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def save_index(
-    index_dir: Path, arrays: dict[str, np.ndarray], texts: bytes, articles: list[dict[str, Any]], manifest: dict[str, Any]
+PART_ARRAYS = (
+    "term_hash",
+    "term_ptr",
+    "term_order",
+    "term_tfmax",
+    "post_doc",
+    "post_tf",
+    "doc_len",
+    "passage_offsets",
+    "range_rows",
+    "range_tf",
+    "range_dl",
+)
+
+
+def part_files(name: str) -> list[str]:
+    """The files of a part in a version folder (shared between versions by hard links)."""
+    return [f"{name}.{key}.npy" for key in PART_ARRAYS] + [f"{name}.passages.txt", f"{name}.articles.json"]
+
+
+def new_part_name(kind: str) -> str:
+    return f"{kind}{time.strftime('%Y%m%d%H%M%S')}{os.urandom(3).hex()}"
+
+
+def _file_info(path: Path) -> dict[str, int]:
+    return {"size": path.stat().st_size, "crc32": _crc32_file(path), "sample_crc32": _sample_crc32(path)}
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_version(
+    index_dir: Path, parts: list[Part], manifest: dict[str, Any], epsilon: float,
+    previous: Path | None = None, previous_files: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a new version folder in full, then switch CURRENT to it in one rename."""
-    if "range_rows" not in arrays or manifest.get("range_size") != RANGE_SIZE:
-        arrays = with_range_bounds(arrays)
+    """Write a new version folder, then switch CURRENT to it in one rename.
+
+    A part whose files are in the ``previous`` version folder is hard-linked from there (its
+    size and checksums carried over from ``previous_files``); the others are written. The
+    version's own files are the manifest, the global idf of every part's term rows and the
+    removed postings per row (``dead_rows``/``dead_count``, global row numbers).
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{manifest['fingerprint'][:8]}{os.urandom(3).hex()}"
+    fp = str(manifest.get("fingerprint", ""))[:8]
+    name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{fp}{os.urandom(3).hex()}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     files: dict[str, dict[str, int]] = {}
-    for key in _ARRAYS:
-        path = tmp / f"{key}.npy"
-        with open(path, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(arrays[key]))
-            handle.flush()
-            os.fsync(handle.fileno())
-    _write_file(tmp / "passages.txt", texts)
-    _write_file(tmp / "articles.json", json.dumps(articles, ensure_ascii=False).encode("utf-8"))
-    for path in sorted(tmp.iterdir()):
-        files[path.name] = {
-            "size": path.stat().st_size,
-            "crc32": _crc32_file(path),
-            "sample_crc32": _sample_crc32(path),
-        }
-    manifest = dict(manifest, files=files, format=FORMAT_VERSION, range_size=RANGE_SIZE)
+    previous_files = previous_files or {}
+    for part in parts:
+        names = part_files(part.name)
+        if previous is not None and all(n in previous_files for n in names):
+            for n in names:
+                os.link(previous / n, tmp / n)
+                files[n] = previous_files[n]
+            continue
+        if "range_rows" not in part.arrays:
+            part.arrays = with_range_bounds(part.arrays)
+        for key in PART_ARRAYS:
+            _save_array(tmp / f"{part.name}.{key}.npy", part.arrays[key])
+        _write_file(tmp / f"{part.name}.passages.txt", bytes(part.texts))
+        _write_file(tmp / f"{part.name}.articles.json", json.dumps(part.articles, ensure_ascii=False).encode("utf-8"))
+        for n in names:
+            files[n] = _file_info(tmp / n)
+    n_slots = sum(p.n_passages for p in parts)
+    n_live = n_slots - sum(len(p.dead_passages()) for p in parts)
+    row_starts = np.cumsum([0] + [p.n_terms for p in parts])
+    own = {
+        "idf": global_idf(parts, n_live, epsilon),
+        "dead_rows": np.concatenate([p.dead_rows + r0 for p, r0 in zip(parts, row_starts)] or [np.zeros(0)]).astype(np.int64),
+        "dead_count": np.concatenate([p.dead_count for p in parts] or [np.zeros(0)]).astype(np.int64),
+    }
+    for key, array in own.items():
+        _save_array(tmp / f"{key}.npy", array)
+        files[f"{key}.npy"] = _file_info(tmp / f"{key}.npy")
+    manifest = dict(
+        manifest, files=files, format=FORMAT_VERSION, range_size=RANGE_SIZE,
+        parts=[
+            {"name": p.name, "passages": p.n_passages, "terms": p.n_terms, "dead_articles": p.dead_articles.tolist()}
+            for p in parts
+        ],
+        passages=n_live, articles=sum(len(p.articles) - len(p.dead_articles) for p in parts),
+        terms=int(np.count_nonzero(own["idf"])),
+    )
     _write_file(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     fsync_dir(tmp)
     final = index_dir / name
@@ -581,6 +494,15 @@ def save_index(
     fsync_dir(index_dir)
     _remove_old_versions(index_dir, keep=name)
     return final
+
+
+def save_index(
+    index_dir: Path, arrays: dict[str, np.ndarray], texts: bytes, articles: list[dict[str, Any]], manifest: dict[str, Any],
+    epsilon: float = 0.25,
+) -> Path:
+    """Write a new version of one part (the arrays of ``build_arrays``) and switch CURRENT to it."""
+    part = Part(new_part_name("m"), {k: v for k, v in arrays.items() if k in PART_ARRAYS}, texts, articles)
+    return write_version(index_dir, [part], manifest, epsilon)
 
 
 def _remove_old_versions(index_dir: Path, keep: str) -> None:
@@ -658,20 +580,43 @@ def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick"
         if verify and not full and _sample_crc32(path) != info.get("sample_crc32"):
             raise IndexError_(f"{path}: checksum mismatch (damaged)")
     try:
-        arrays = {key: np.load(version / f"{key}.npy", mmap_mode="r") for key in _ARRAYS}
-        articles = json.loads((version / "articles.json").read_text(encoding="utf-8"))
-        size = (version / "passages.txt").stat().st_size
-        texts: bytes | memoryview = (
-            np.memmap(version / "passages.txt", dtype=np.uint8, mode="r") if size else b""
-        )
-    except (OSError, ValueError) as exc:
+        dead_rows = np.load(version / "dead_rows.npy")
+        dead_count = np.load(version / "dead_count.npy")
+        idf = np.load(version / "idf.npy", mmap_mode="r")
+        parts, r0 = [], 0
+        for info in manifest["parts"]:
+            name = info["name"]
+            arrays = {key: np.load(version / f"{name}.{key}.npy", mmap_mode="r") for key in PART_ARRAYS}
+            articles = json.loads((version / f"{name}.articles.json").read_text(encoding="utf-8"))
+            size = (version / f"{name}.passages.txt").stat().st_size
+            texts: bytes | memoryview = (
+                np.memmap(version / f"{name}.passages.txt", dtype=np.uint8, mode="r") if size else b""
+            )
+            r1 = r0 + len(arrays["term_hash"])
+            lo, hi = np.searchsorted(dead_rows, [r0, r1])
+            part = Part(
+                name, arrays, texts, articles, np.asarray(info["dead_articles"], dtype=np.int64),
+                dead_rows[lo:hi] - r0, dead_count[lo:hi],
+            )
+            if int(arrays["term_ptr"][-1]) != len(arrays["post_doc"]) or part.n_passages != info["passages"]:
+                raise IndexError_(f"{version}: arrays of part {name} disagree with each other")
+            if sum(a["passages"] for a in articles) != part.n_passages:
+                raise IndexError_(f"{version}: articles of part {name} disagree with its passages")
+            parts.append(part)
+            r0 = r1
+        if len(idf) != r0:
+            raise IndexError_(f"{version}: idf disagrees with the term rows")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexError_(f"{version}: cannot load ({exc})") from None
-    if int(arrays["term_ptr"][-1]) != len(arrays["post_doc"]) or len(arrays["doc_len"]) != manifest["passages"]:
-        raise IndexError_(f"{version}: arrays disagree with each other")
-    return PassageIndex(arrays, texts, articles, manifest, params)
+    return PassageIndex(parts, idf, manifest, params)
 
 
 # --- building from a corpus -------------------------------------------------------------
+
+
+MAX_PARTS = 8  # more parts than this: the delta parts are merged into one
+COMPACT_SHARE = 0.1  # removed or delta passages above this share of the live ones: one part again
+COMPACT_MIN_PASSAGES = 2000  # ... once there are at least this many of them
 
 
 @dataclass
@@ -685,6 +630,8 @@ class BuildReport:
     segmented: int
     seconds: float
     problems: list[LoadProblem]
+    mode: str = "full"  # "full" (one part), "delta" (a delta part and/or removals), "compacted"
+    detail: str = ""  # what the delta did: "+100 -1 articles, 3 parts"
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -709,67 +656,205 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def build_index(settings: Settings, corpus: Corpus | None = None, progress: bool = False) -> BuildReport:
-    """Build the index of ``settings.corpus`` into ``settings.index_dir`` (reusing the cache)."""
+def _article_list(metas: list[dict[str, Any]], per_article: list[int]) -> list[dict[str, Any]]:
+    """Article metadata with each article's first passage and passage count (in its part)."""
+    out, first = [], 0
+    for meta, count in zip(metas, per_article):
+        out.append(dict(meta, first_passage=first, passages=count))
+        first += count
+    return out
+
+
+def _identity(meta: dict[str, Any]) -> str:
+    """What must not change for an article to stay in its part: metadata and content key."""
+    return json.dumps({k: v for k, v in meta.items() if k not in ("first_passage", "passages")}, sort_keys=True)
+
+
+def build_index(
+    settings: Settings, corpus: Corpus | None = None, progress: bool = False, full: bool = False
+) -> BuildReport:
+    """Build the index of ``settings.corpus`` into ``settings.index_dir`` (reusing the cache).
+
+    When the current index has the same settings, only the corpus's new or changed articles
+    are segmented, into a small delta part; removed or changed ones are marked removed; the
+    other parts are hard-linked into the new version. Past ``MAX_PARTS`` parts the deltas
+    are merged; past ``COMPACT_SHARE`` of delta or removed passages (or with ``full``) the
+    whole corpus is built into one part again.
+    """
     started = time.perf_counter()
     with _build_lock(settings.index_dir):
         fingerprint = full_fingerprint(settings)
         corpus = corpus or load_corpus(settings.corpus)
         keys = [article_key(a, settings) for a in corpus.articles]
-        previous = _appendable(settings, keys)
-        kept = len(previous.articles) if previous else 0
-        cache = SegmentCache(settings.index_dir / "segments.sqlite")
-        try:
-            segmented, fresh = segment_articles(corpus.articles[kept:], settings, cache, progress=progress)
-            cache.keep_only(set(keys))
-        finally:
-            cache.close()
-        if previous is not None:  # only new articles at the end: extend the index
-            arrays, texts, per_article = append_arrays(
-                previous.arrays, previous.texts_blob, segmented, settings.bm25.epsilon
-            )
-            per_article = [a["passages"] for a in previous.articles] + per_article
-            del previous
-        else:
-            arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
-        articles = []
-        first = 0
-        for article, key, count in zip(corpus.articles, keys, per_article):
-            meta = article.metadata()
-            meta.update(first_passage=first, passages=count, key=key)
-            articles.append(meta)
-            first += count
+        metas = [dict(a.metadata(), key=k) for a, k in zip(corpus.articles, keys)]
         manifest = {
             "fingerprint": fingerprint,
             "settings": settings.index_fingerprint_part(),
-            "articles": len(articles),
-            "passages": len(arrays["doc_len"]),
-            "terms": len(arrays["term_hash"]),
             "problems": [str(p) for p in corpus.problems],
             "corpus": str(Path(settings.corpus).resolve()),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        save_index(settings.index_dir, arrays, texts, articles, manifest)
-    return BuildReport(
-        "built", "", len(articles), manifest["passages"], fresh, time.perf_counter() - started, corpus.problems
-    )
+        base = None if full else _incremental_base(settings)
+        report = None
+        if base is not None:
+            report = _update_from_corpus(settings, base, corpus.articles, metas, manifest, progress)
+        if report is None:
+            cache = SegmentCache(settings.index_dir / "segments.sqlite")
+            try:
+                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress)
+                cache.keep_only(set(keys))
+            finally:
+                cache.close()
+            arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
+            part = Part(new_part_name("m"), arrays, texts, _article_list(metas, per_article))
+            write_version(settings.index_dir, [part], manifest, settings.bm25.epsilon)
+            report = BuildReport(
+                "built", "", len(metas), len(arrays["doc_len"]), fresh, 0.0, corpus.problems,
+                "compacted" if base is not None else "full",
+            )
+    report.problems = corpus.problems
+    report.seconds = time.perf_counter() - started
+    return report
 
 
-def _appendable(settings: Settings, keys: list[str]) -> PassageIndex | None:
-    """The current index when the corpus only added articles after the ones it holds."""
+def _incremental_base(settings: Settings) -> PassageIndex | None:
+    """The current index when a new version can be made of its parts (same settings)."""
     try:
         index = load_index(settings.index_dir, settings.bm25)
     except IndexError_:
         return None
-    old_keys = [a.get("key") for a in index.articles]
-    if (
-        index.manifest.get("settings") != settings.index_fingerprint_part()
-        or index.manifest.get("synthetic")
-        or not 0 < len(old_keys) < len(keys)
-        or old_keys != keys[: len(old_keys)]
-    ):
+    if index.manifest.get("settings") != settings.index_fingerprint_part() or index.manifest.get("synthetic"):
         return None
     return index
+
+
+def _update_from_corpus(
+    settings: Settings, base: PassageIndex, articles: list[Article], metas: list[dict[str, Any]],
+    manifest: dict[str, Any], progress: bool,
+) -> BuildReport | None:
+    """A new version of ``base`` for the corpus ``articles``, or None when a full build is due."""
+    waiting: dict[str, list[int]] = {}
+    numbers = _all_numbers(base)
+    for number in numbers["live"]:
+        waiting.setdefault(_identity(base._all_articles[number]), []).append(number)
+    corpus_of: dict[int, int] = {}  # base article number -> corpus position
+    added: list[int] = []
+    for position, meta in enumerate(metas):
+        found = waiting.get(_identity(meta))
+        if found:
+            corpus_of[found.pop(0)] = position
+        else:
+            added.append(position)
+    removed = sorted(n for found in waiting.values() for n in found)
+    return _update(
+        settings, base, removed, [articles[i] for i in added], [metas[i] for i in added], manifest, progress,
+        delta_articles=lambda numbers_: [articles[corpus_of[n]] for n in numbers_],
+        keep=set(metas_key for metas_key in (m["key"] for m in metas)),
+    )
+
+
+def _all_numbers(index: PassageIndex) -> dict[str, list[int]]:
+    """Global article numbers of the live articles, and the first article number of each part."""
+    live, starts, base = [], [], 0
+    for part in index.parts:
+        starts.append(base)
+        dead = set(part.dead_articles.tolist())
+        live.extend(base + n for n in range(len(part.articles)) if n not in dead)
+        base += len(part.articles)
+    return {"live": live, "starts": starts + [base]}
+
+
+def append_articles(settings: Settings, articles: list[Article], progress: bool = False) -> BuildReport:
+    """Add ``articles`` after those of the current index (of any kind, synthetic too) as a delta part.
+
+    The corpus is not read: this is what a build does when the corpus only gained these
+    articles (``bench`` times it on a scaled-up index without a corpus).
+    """
+    started = time.perf_counter()
+    with _build_lock(settings.index_dir):
+        base = load_index(settings.index_dir, settings.bm25)
+        metas = [dict(a.metadata(), key=article_key(a, settings)) for a in articles]
+        manifest = {k: v for k, v in base.manifest.items() if k not in ("files", "parts")}
+        manifest.update(fingerprint="", built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        report = _update(settings, base, [], articles, metas, manifest, progress, delta_articles=None, keep=None)
+    if report is None:
+        raise IndexError_("the index cannot take a delta part; build it in full")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _update(
+    settings: Settings, base: PassageIndex, removed: list[int], new_articles: list[Article],
+    new_metas: list[dict[str, Any]], manifest: dict[str, Any], progress: bool,
+    delta_articles: Any, keep: set[str] | None,
+) -> BuildReport | None:
+    """Write a version of ``base`` without the ``removed`` articles (global numbers) and with the
+    new ones in a delta part. ``delta_articles`` gives the corpus articles of base article
+    numbers (to merge the deltas; None: never merge). None when a full build is due."""
+    numbers = _all_numbers(base)
+    starts = numbers["starts"]
+    part_of = lambda n: int(np.searchsorted(starts, n, side="right")) - 1  # noqa: E731
+    n_parts = len(base.parts) + (1 if new_articles else 0)
+    merge = delta_articles is not None and n_parts > MAX_PARTS
+    kept_parts = base.parts[:1] if merge else list(base.parts)
+    dead_now = sum(len(p.dead_passages()) for p in base.parts[: len(kept_parts)])
+    cache = SegmentCache(settings.index_dir / "segments.sqlite")
+    try:
+        gone = [n for n in removed if part_of(n) < len(kept_parts)]
+        gone_keys = [base._all_articles[n].get("key") for n in gone]
+        found = cache.get_many([k for k in gone_keys if k])
+        if any(k not in found for k in gone_keys):
+            return None  # a removed article's terms are unknown: full build
+        dropped = set(removed)
+        merged = [n for n in numbers["live"] if merge and part_of(n) > 0 and n not in dropped]
+        todo = (delta_articles(merged) if merged else []) + list(new_articles)
+        segmented, fresh = segment_articles(todo, settings, cache, progress=progress)
+        if keep is not None:
+            cache.keep_only(keep)
+    finally:
+        cache.close()
+    new_passages = sum(len(s.texts) for s in segmented)
+    delta_passages = new_passages + sum(p.n_passages for p in kept_parts[1:])
+    dead_after = dead_now + sum(base._all_articles[n]["passages"] for n in gone)
+    live_after = sum(p.n_passages for p in kept_parts) - dead_after + new_passages
+    waste = max(delta_passages, dead_after)
+    if delta_articles is not None and waste > COMPACT_SHARE * live_after and waste >= COMPACT_MIN_PASSAGES:
+        return None
+    parts = [dataclasses.replace(p) for p in kept_parts]
+    by_part: dict[int, list[int]] = {}
+    for n, key in zip(gone, gone_keys):
+        by_part.setdefault(part_of(n), []).append(n)
+    for number, dead in by_part.items():
+        part = parts[number]
+        rows, counts = [part.dead_rows], [part.dead_count]
+        for n in dead:
+            item = found[base._all_articles[n]["key"]]
+            if len(item.texts) != base._all_articles[n]["passages"]:
+                return None
+            hashes = np.asarray(item.hashes, dtype=np.uint64)
+            hits = np.minimum(np.searchsorted(part.arrays["term_hash"], hashes), max(part.n_terms - 1, 0))
+            if part.n_terms == 0 or not np.array_equal(np.asarray(part.arrays["term_hash"])[hits], hashes):
+                return None
+            rows.append(hits.astype(np.int64))
+            counts.append(np.ones(len(hits), dtype=np.int64))
+        all_rows, inverse = np.unique(np.concatenate(rows), return_inverse=True)
+        part.dead_rows = all_rows
+        part.dead_count = np.bincount(inverse, weights=np.concatenate(counts).astype(np.float64)).astype(np.int64)
+        part.dead_articles = np.union1d(part.dead_articles, np.array(dead, dtype=np.int64) - starts[number])
+    if segmented:
+        merged_metas = [base._all_articles[n] for n in merged]
+        metas = [{k: v for k, v in m.items() if k not in ("first_passage", "passages")} for m in merged_metas]
+        arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
+        parts.append(Part(new_part_name("d"), arrays, texts, _article_list(metas + new_metas, per_article)))
+    version = current_version(settings.index_dir)
+    write_version(
+        settings.index_dir, parts, manifest, settings.bm25.epsilon, version, base.manifest.get("files", {})
+    )
+    detail = f"+{len(new_articles)} -{len(removed)} articles, {len(parts)} parts" + (", deltas merged" if merge else "")
+    return BuildReport(
+        "built", "", sum(len(p.articles) - len(p.dead_articles) for p in parts), live_after, fresh, 0.0, [],
+        "delta", detail,
+    )
 
 
 def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageIndex, BuildReport]:
@@ -783,7 +868,7 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
         if index.manifest.get("fingerprint") == full_fingerprint(settings):
             problems = [LoadProblem(*p.split(": ", 1)) if ": " in p else LoadProblem(p, "") for p in index.manifest.get("problems", [])]
             return index, BuildReport(
-                "loaded", "up to date", len(index.articles), index.n_passages, 0,
+                "loaded", "up to date", len(index.articles), index.n_live, 0,
                 time.perf_counter() - started, problems,
             )
         reason = "the corpus or the settings changed"

@@ -1,0 +1,244 @@
+"""An index version in memory: an ordered list of immutable parts, tombstones and global statistics.
+
+A part (the big main one, or a small delta added later) holds what does not depend on the
+rest of the corpus: its term rows (sorted hash keys, part-local postings, first appearance),
+range bounds, passage lengths and texts, and its articles. A version adds what does: the
+removed articles (tombstones), how many of each term's postings they hold, and the idf of
+every part's term rows over the live corpus. Passages are numbered globally, part after
+part; a removed article's passages keep their numbers but get an infinite length norm, so
+they score exactly 0 and are never returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, okapi_idf, range_x
+
+
+@dataclass
+class Part:
+    """One immutable part: ``arrays`` (see ``index.PART_ARRAYS``), texts and its articles
+    (``first_passage`` local to the part)."""
+
+    name: str
+    arrays: dict[str, np.ndarray]
+    texts: bytes | memoryview
+    articles: list[dict[str, Any]]
+    dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
+    dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
+    dead_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # removed postings per row
+
+    @property
+    def n_passages(self) -> int:
+        return int(len(self.arrays["doc_len"]))
+
+    @property
+    def n_terms(self) -> int:
+        return int(len(self.arrays["term_hash"]))
+
+    def row(self, key: np.uint64) -> int | None:
+        """The row of a term (by ``term_hash`` key), or None when no passage of the part has it."""
+        hashes = self.arrays["term_hash"]
+        row = int(np.searchsorted(hashes, key))
+        return row if row < len(hashes) and hashes[row] == key else None
+
+    def live_df(self) -> np.ndarray:
+        """Each row's number of postings in passages that are not removed."""
+        df = np.diff(np.asarray(self.arrays["term_ptr"]))
+        if len(self.dead_rows):
+            df = df.copy()
+            df[self.dead_rows] -= self.dead_count
+        return df
+
+    def dead_passages(self) -> np.ndarray:
+        """Part-local numbers of the removed articles' passages."""
+        spans = [
+            np.arange(self.articles[n]["first_passage"], self.articles[n]["first_passage"] + self.articles[n]["passages"])
+            for n in self.dead_articles.tolist()
+        ]
+        return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, dtype=np.int64)
+
+
+def global_idf(parts: list[Part], n_live: int, epsilon: float) -> np.ndarray:
+    """BM25Okapi idf of every part's term rows (concatenated, part after part) over the live corpus.
+
+    A term's document frequency is summed over the parts, without removed passages; the
+    vocabulary is taken in order of first appearance (the main part's own order, then each
+    later part's new terms in its order), as rank-bm25 sums it, and terms no live passage
+    holds are left out. With no removals this is the idf a full build of the same passages gives.
+    """
+    gids: list[np.ndarray] = []
+    dfs: list[np.ndarray] = []
+    next_gid = 0
+    for i, part in enumerate(parts):
+        hashes = np.asarray(part.arrays["term_hash"])
+        order = np.asarray(part.arrays["term_order"])
+        gid = np.full(len(hashes), -1, dtype=np.int64)
+        for j in range(i):  # terms already seen in an earlier part keep their rank
+            todo = np.flatnonzero(gid < 0)
+            if not len(todo):
+                break
+            earlier = np.asarray(parts[j].arrays["term_hash"])
+            pos = np.minimum(np.searchsorted(earlier, hashes[todo]), max(len(earlier) - 1, 0))
+            hit = earlier[pos] == hashes[todo] if len(earlier) else np.zeros(len(todo), dtype=bool)
+            gid[todo[hit]] = gids[j][pos[hit]]
+        new = np.flatnonzero(gid < 0)
+        if len(new):  # new terms follow in the part's order of first appearance
+            ranks = np.empty(len(new), dtype=np.int64)
+            ranks[np.argsort(order[new], kind="stable")] = np.arange(len(new))
+            gid[new] = next_gid + ranks
+            next_gid += len(new)
+        gids.append(gid)
+        dfs.append(part.live_df())
+    all_gid = np.concatenate(gids) if gids else np.zeros(0, dtype=np.int64)
+    df = np.bincount(all_gid, weights=np.concatenate(dfs).astype(np.float64), minlength=next_gid)
+    df = np.rint(df).astype(np.int64)
+    live = df > 0
+    idf = np.zeros(next_gid, dtype=np.float64)
+    idf[live] = okapi_idf(df[live], n_live, epsilon)
+    return idf[all_gid]
+
+
+@dataclass
+class PassageIndex:
+    """A searchable index: its parts, tombstones and global idf, with article metadata."""
+
+    parts: list[Part]
+    idf_rows: np.ndarray  # global idf of each part's rows, concatenated
+    manifest: dict[str, Any]
+    params: BM25Params
+
+    def __post_init__(self) -> None:
+        sizes = [p.n_passages for p in self.parts]
+        self.passage_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        row_starts = np.concatenate([[0], np.cumsum([p.n_terms for p in self.parts])]).astype(np.int64)
+        self._all_articles: list[dict[str, Any]] = []
+        dead: list[int] = []
+        for part, start in zip(self.parts, self.passage_starts.tolist()):
+            base = len(self._all_articles)
+            dead.extend(base + int(n) for n in part.dead_articles)
+            if start:
+                self._all_articles.extend(dict(a, first_passage=a["first_passage"] + start) for a in part.articles)
+            else:
+                self._all_articles.extend(part.articles)
+        dead_set = set(dead)
+        self.articles = [a for n, a in enumerate(self._all_articles) if n not in dead_set]  # live ones
+        counts = np.array([a["passages"] for a in self._all_articles], dtype=np.int64)
+        self._slot_article = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        alive = np.ones(len(counts), dtype=np.bool_)
+        alive[dead] = False
+        self.live = alive[self._slot_article] if len(counts) else np.zeros(0, dtype=np.bool_)
+        doc_len = (
+            np.concatenate([np.asarray(p.arrays["doc_len"]) for p in self.parts]).astype(np.int64)
+            if self.parts else np.zeros(0, dtype=np.int64)
+        )
+        self.n_live = int(self.live.sum())
+        self.avgdl = int(doc_len[self.live].sum()) / self.n_live if self.n_live else 0.0
+        k1, b = self.params.k1, self.params.b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            norms = k1 * (1 - b + b * doc_len / self.avgdl)  # as bm25.length_norms, with the live avgdl
+        norms[~self.live] = np.inf
+        self.norms = norms
+        for part, start, end, r0, r1 in zip(
+            self.parts, self.passage_starts[:-1].tolist(), self.passage_starts[1:].tolist(),
+            row_starts[:-1].tolist(), row_starts[1:].tolist(),
+        ):
+            part.norms = norms[start:end]
+            part.idf = self.idf_rows[r0:r1]
+            part.scratch = Scratch(end - start)  # reused by every query (see bm25.best_passages)
+            part.range_rows_ = np.asarray(part.arrays["range_rows"])
+        self._range_size = int(self.manifest.get("range_size", RANGE_SIZE))
+
+    # --- terms ---------------------------------------------------------------------------
+
+    def postings(self, part_number: int, row: int) -> Postings:
+        """A term's postings in one part (part-local passage numbers), with its range bounds."""
+        part = self.parts[part_number]
+        a = part.arrays
+        start, end = int(a["term_ptr"][row]), int(a["term_ptr"][row + 1])
+        bounds = None
+        slot = int(np.searchsorted(part.range_rows_, row))
+        if slot < len(part.range_rows_) and part.range_rows_[slot] == row:
+            bounds = range_x(np.asarray(a["range_tf"][slot]), np.asarray(a["range_dl"][slot]), self.params, self.avgdl)
+        return Postings(
+            a["post_doc"][start:end], a["post_tf"][start:end], int(a["term_tfmax"][row]),
+            bounds, self._range_size if bounds is not None else 0,
+        )
+
+    def df(self, key: np.uint64) -> int:
+        """How many live passages hold the term (by ``term_hash`` key)."""
+        total = 0
+        for part in self.parts:
+            row = part.row(key)
+            if row is None:
+                continue
+            total += int(part.arrays["term_ptr"][row + 1]) - int(part.arrays["term_ptr"][row])
+            slot = int(np.searchsorted(part.dead_rows, row))
+            if slot < len(part.dead_rows) and part.dead_rows[slot] == row:
+                total -= int(part.dead_count[slot])
+        return total
+
+    def contains(self, key: np.uint64, passage: int) -> bool:
+        """Whether the passage holds the term (by ``term_hash`` key)."""
+        number, local = self.locate(passage)
+        part = self.parts[number]
+        row = part.row(key)
+        if row is None:
+            return False
+        docs = part.arrays["post_doc"][int(part.arrays["term_ptr"][row]) : int(part.arrays["term_ptr"][row + 1])]
+        pos = int(np.searchsorted(docs, local))
+        return pos < len(docs) and int(docs[pos]) == local
+
+    # --- passages and articles -----------------------------------------------------------
+
+    @property
+    def n_passages(self) -> int:
+        """Passage numbers in use (removed passages keep theirs until the next full build)."""
+        return int(self.passage_starts[-1])
+
+    def locate(self, passage: int) -> tuple[int, int]:
+        """(part number, part-local passage number) of a passage."""
+        number = int(np.searchsorted(self.passage_starts, passage, side="right")) - 1
+        return number, passage - int(self.passage_starts[number])
+
+    def passage_text(self, passage: int) -> str:
+        number, local = self.locate(passage)
+        part = self.parts[number]
+        offsets = part.arrays["passage_offsets"]
+        start, end = int(offsets[local]), int(offsets[local + 1])
+        return bytes(part.texts[start:end]).decode("utf-8")
+
+    def passage_article(self, passage: int) -> dict[str, Any]:
+        return self._all_articles[int(self._slot_article[passage])]
+
+    def passage_position(self, passage: int) -> int:
+        return passage - int(self.passage_article(passage)["first_passage"])
+
+    def article_passages(self, article_number: int) -> range:
+        article = self.articles[article_number]
+        return range(article["first_passage"], article["first_passage"] + article["passages"])
+
+    def find_article(self, article_id: str) -> int | None:
+        for number, article in enumerate(self.articles):
+            if article["id"] == article_id:
+                return number
+        return None
+
+    # --- a one-part index as plain arrays (benchmarks, tests) ------------------------------
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of an index of one part with no removals, with ``term_idf``."""
+        if len(self.parts) != 1 or len(self.parts[0].dead_articles):
+            raise ValueError("the index has several parts or removed articles; build it in full first")
+        return dict(self.parts[0].arrays, term_idf=self.idf_rows)
+
+    @property
+    def texts_blob(self) -> bytes | memoryview:
+        if len(self.parts) != 1:
+            raise ValueError("the index has several parts; build it in full first")
+        return self.parts[0].texts
