@@ -723,7 +723,8 @@ def _incremental_base(settings: Settings) -> PassageIndex | None:
         index = load_index(settings.index_dir, settings.bm25)
     except IndexError_:
         return None
-    if index.manifest.get("settings") != settings.index_fingerprint_part() or index.manifest.get("synthetic"):
+    wanted = json.loads(json.dumps(settings.index_fingerprint_part()))  # as the manifest stores it
+    if index.manifest.get("settings") != wanted or index.manifest.get("synthetic"):
         return None
     return index
 
@@ -783,6 +784,29 @@ def append_articles(settings: Settings, articles: list[Article], progress: bool 
     return report
 
 
+def mark_removed(part: Part, local: list[int], segmented: list[SegmentedArticle]) -> Part | None:
+    """``part`` with its articles ``local`` (part-local numbers, segmented as ``segmented``)
+    marked removed: their postings are subtracted from the terms' document frequencies.
+    None when the segmentation does not match the part (then only a full build is right)."""
+    rows, counts = [part.dead_rows], [part.dead_count]
+    for n, item in zip(local, segmented):
+        if len(item.texts) != part.articles[n]["passages"] or part.n_terms == 0:
+            return None
+        hashes = np.asarray(item.hashes, dtype=np.uint64)
+        term_hashes = np.asarray(part.arrays["term_hash"])
+        hits = np.minimum(np.searchsorted(term_hashes, hashes), part.n_terms - 1)
+        if not np.array_equal(term_hashes[hits], hashes):
+            return None
+        rows.append(hits.astype(np.int64))
+        counts.append(np.ones(len(hits), dtype=np.int64))
+    all_rows, inverse = np.unique(np.concatenate(rows), return_inverse=True)
+    dead_count = np.bincount(inverse, weights=np.concatenate(counts).astype(np.float64), minlength=len(all_rows))
+    return dataclasses.replace(
+        part, dead_rows=all_rows.astype(np.int64), dead_count=np.rint(dead_count).astype(np.int64),
+        dead_articles=np.union1d(part.dead_articles, np.asarray(local, dtype=np.int64)),
+    )
+
+
 def _update(
     settings: Settings, base: PassageIndex, removed: list[int], new_articles: list[Article],
     new_metas: list[dict[str, Any]], manifest: dict[str, Any], progress: bool,
@@ -825,22 +849,10 @@ def _update(
     for n, key in zip(gone, gone_keys):
         by_part.setdefault(part_of(n), []).append(n)
     for number, dead in by_part.items():
-        part = parts[number]
-        rows, counts = [part.dead_rows], [part.dead_count]
-        for n in dead:
-            item = found[base._all_articles[n]["key"]]
-            if len(item.texts) != base._all_articles[n]["passages"]:
-                return None
-            hashes = np.asarray(item.hashes, dtype=np.uint64)
-            hits = np.minimum(np.searchsorted(part.arrays["term_hash"], hashes), max(part.n_terms - 1, 0))
-            if part.n_terms == 0 or not np.array_equal(np.asarray(part.arrays["term_hash"])[hits], hashes):
-                return None
-            rows.append(hits.astype(np.int64))
-            counts.append(np.ones(len(hits), dtype=np.int64))
-        all_rows, inverse = np.unique(np.concatenate(rows), return_inverse=True)
-        part.dead_rows = all_rows
-        part.dead_count = np.bincount(inverse, weights=np.concatenate(counts).astype(np.float64)).astype(np.int64)
-        part.dead_articles = np.union1d(part.dead_articles, np.array(dead, dtype=np.int64) - starts[number])
+        marked = mark_removed(parts[number], [n - starts[number] for n in dead], [found[base._all_articles[n]["key"]] for n in dead])
+        if marked is None:
+            return None
+        parts[number] = marked
     if segmented:
         merged_metas = [base._all_articles[n] for n in merged]
         metas = [{k: v for k, v in m.items() if k not in ("first_passage", "passages")} for m in merged_metas]

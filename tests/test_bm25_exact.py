@@ -118,26 +118,3 @@ def test_cache_round_trip() -> None:
         assert np.array_equal(getattr(back, name), getattr(item, name))
     with pytest.raises(ValueError):
         SegmentedArticle.from_bytes("k", item.to_bytes()[:-3])
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_append_equals_full_build(seed: int) -> None:
-    from collections import Counter
-
-    from bot.index import append_arrays
-
-    rng = random.Random(seed)
-    corpus = _random_corpus(rng, 300, 200, 5)
-    items = []
-    for i in range(0, len(corpus), 3):  # articles of up to three passages
-        docs = corpus[i : i + 3]
-        items.append(pack_article(str(i), [" ".join(d) for d in docs], [list(Counter(d).items()) for d in docs],
-                                  [len(d) for d in docs]))
-    cut = rng.randrange(1, len(items))
-    old, old_texts, _ = build_arrays(items[:cut], 0.25)
-    full, full_texts, per_full = build_arrays(items, 0.25)
-    appended, texts, per_new = append_arrays(old, old_texts, items[cut:], 0.25)
-    assert texts == full_texts and per_new == per_full[cut:]
-    for key in full:
-        assert np.array_equal(appended[key], full[key]), key
-        assert appended[key].dtype == full[key].dtype, key

@@ -115,7 +115,7 @@ def test_damaged_index_is_detected_and_rebuilt(settings, tmp_path):
     s = _settings(settings, tmp_path)
     ensure_index(s)
     version = current_version(s.index_dir)
-    target = version / "post_tf.npy"
+    target = next(version.glob("*.post_tf.npy"))
     data = bytearray(target.read_bytes())
     data[-1] ^= 0xFF
     target.write_bytes(bytes(data))
@@ -123,7 +123,7 @@ def test_damaged_index_is_detected_and_rebuilt(settings, tmp_path):
         load_index(s.index_dir, s.bm25)
     index, report = ensure_index(s)
     assert report.action == "rebuilt" and "checksum" in report.reason
-    truncated = current_version(s.index_dir) / "passages.txt"
+    truncated = next(current_version(s.index_dir).glob("*.passages.txt"))
     os.truncate(truncated, 10)
     _, report = ensure_index(s)
     assert report.action == "rebuilt" and "truncated" in report.reason

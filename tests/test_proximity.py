@@ -66,7 +66,7 @@ def two_passages(settings, tmp_path_factory):
 
 def _weighed(index, settings, question):
     query = query_terms(question, settings.terms, settings.stopwords, 0.3, 0.5)
-    return term_weights(index, query, [index.lookup(t) for t in query.terms])
+    return term_weights(index, query)
 
 
 def test_rerank_prefers_the_passage_whose_matches_stand_together(two_passages):
