@@ -51,7 +51,7 @@ def run_console(
 ) -> int:
     """Read questions until end of input or /quit."""
     interactive = stdin.isatty()
-    print(messages.get("console_welcome", articles=len(index.articles), passages=index.n_passages), file=stdout)
+    print(messages.get("console_welcome", articles=len(index.articles), passages=index.n_live), file=stdout)
     print(messages.get("console_help"), file=stdout)
     print(messages.get("console_telegram_hint"), file=stdout)
     state = {"question": "", "offset": 0}

@@ -282,6 +282,7 @@ def test_remove_and_edit_are_reflected_by_the_next_index(workspace, capsys) -> N
 
     code, out = run(capsys, "remove", news.id, *paths(ws))
     assert code == 0 and f"removed {news.id}" in out and "0 articles segmented" in out
+    assert "incremental: +0 -1 articles" in out  # a tombstone, no rebuild
     assert not Path(news.path).exists()
     assert all(r["doc_id"] != news.id for r in ask(capsys, ws, "cầu Vĩnh Tuy giai đoạn 2 dài bao nhiêu km"))
     code, out = run(capsys, "remove", news.id, *paths(ws))
@@ -293,7 +294,7 @@ def test_remove_and_edit_are_reflected_by_the_next_index(workspace, capsys) -> N
     edited = path.read_text(encoding="utf-8").replace("Báo Đà Nẵng", "Đà Nẵng Online").replace("5.700", "5.800")
     path.write_text(edited, encoding="utf-8")
     code, out = run(capsys, "index", *paths(ws))
-    assert "1 articles segmented" in out
+    assert "1 articles segmented" in out and "incremental: +1 -1 articles" in out
     top = ask(capsys, ws, "doanh thu du lịch Đà Nẵng dịp lễ hội pháo hoa ước đạt bao nhiêu")[0]
     assert top["source"] == "Đà Nẵng Online" and "5.800 tỷ đồng" in top["text"]
 
