@@ -56,8 +56,6 @@ def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[s
     idf = np.empty(len(df), dtype=np.float64)
     idf[appearance] = okapi_idf(df[appearance], n_target, epsilon)
     take = np.arange(n_target) % n0
-    copy_of = np.arange(n_target) // n0
-    n_articles = len(index.articles)
     offsets0 = np.asarray(a["passage_offsets"])
     lengths = np.diff(offsets0)[take]
     offsets = np.zeros(n_target + 1, dtype=np.int64)
@@ -83,8 +81,6 @@ def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[s
         "post_doc": post_doc,
         "post_tf": post_tf,
         "doc_len": np.asarray(a["doc_len"])[take],
-        "passage_article": (np.asarray(a["passage_article"])[take] + copy_of * n_articles).astype(np.int32),
-        "passage_position": np.asarray(a["passage_position"])[take],
         "passage_offsets": offsets,
     }
     return arrays, texts, articles
