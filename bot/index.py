@@ -37,7 +37,7 @@ import numpy as np
 from bot.bm25 import RANGE_SIZE, BM25Params, okapi_idf, range_bounds
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
-from bot.parts import PassageIndex, Part, global_idf
+from bot.parts import PassageIndex, Part, global_idf, read_json
 from bot.passages import split_article
 from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
 
@@ -479,10 +479,11 @@ def write_version(
     manifest = dict(
         manifest, files=files, format=FORMAT_VERSION, range_size=RANGE_SIZE,
         parts=[
-            {"name": p.name, "passages": p.n_passages, "terms": p.n_terms, "dead_articles": p.dead_articles.tolist()}
+            {"name": p.name, "passages": p.n_passages, "terms": p.n_terms, "articles": p.count_articles(),
+             "dead_articles": p.dead_articles.tolist()}
             for p in parts
         ],
-        passages=n_live, articles=sum(len(p.articles) - len(p.dead_articles) for p in parts),
+        passages=n_live, articles=sum(p.count_articles() - len(p.dead_articles) for p in parts),
         terms=int(np.count_nonzero(own["idf"])),
     )
     _write_file(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
@@ -559,19 +560,6 @@ def read_manifest(version: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_json(path: Path) -> Any:
-    """A JSON file's data, read with the garbage collector paused (a 1M-passage index's article
-    list is 300k small dicts: collections while they are made would triple the time)."""
-    data = path.read_bytes()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return json.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick") -> PassageIndex:
     """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged.
 
@@ -580,6 +568,15 @@ def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick"
     in well under a second); True or "full" checks the full CRC32 of every file; False
     checks sizes only.
     """
+    version, manifest, parts, idf = load_parts(index_dir, verify)
+    return PassageIndex(parts, idf, manifest, params)
+
+
+def load_parts(
+    index_dir: Path, verify: bool | str = "quick", lazy: bool = False
+) -> tuple[Path, dict[str, Any], list[Part], np.ndarray]:
+    """The current version's folder, manifest, parts and idf (see ``load_index``); with
+    ``lazy`` the parts' article lists are read only when used."""
     version = current_version(index_dir)
     if version is None or not version.is_dir():
         raise IndexError_(f"no index in {index_dir}")
@@ -601,7 +598,7 @@ def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick"
         for info in manifest["parts"]:
             name = info["name"]
             arrays = {key: np.load(version / f"{name}.{key}.npy", mmap_mode="r") for key in PART_ARRAYS}
-            articles = _read_json(version / f"{name}.articles.json")
+            articles_file = version / f"{name}.articles.json"
             size = (version / f"{name}.passages.txt").stat().st_size
             texts: bytes | memoryview = (
                 np.memmap(version / f"{name}.passages.txt", dtype=np.uint8, mode="r") if size else b""
@@ -609,12 +606,13 @@ def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick"
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(
-                name, arrays, texts, articles, np.asarray(info["dead_articles"], dtype=np.int64),
-                dead_rows[lo:hi] - r0, dead_count[lo:hi],
+                name, arrays, texts, None if lazy else read_json(articles_file),
+                np.asarray(info["dead_articles"], dtype=np.int64), dead_rows[lo:hi] - r0, dead_count[lo:hi],
+                articles_file, int(info["articles"]),
             )
             if int(arrays["term_ptr"][-1]) != len(arrays["post_doc"]) or part.n_passages != info["passages"]:
                 raise IndexError_(f"{version}: arrays of part {name} disagree with each other")
-            if sum(a["passages"] for a in articles) != part.n_passages:
+            if not lazy and sum(a["passages"] for a in part.articles) != part.n_passages:
                 raise IndexError_(f"{version}: articles of part {name} disagree with its passages")
             parts.append(part)
             r0 = r1
@@ -622,7 +620,7 @@ def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick"
             raise IndexError_(f"{version}: idf disagrees with the term rows")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexError_(f"{version}: cannot load ({exc})") from None
-    return PassageIndex(parts, idf, manifest, params)
+    return version, manifest, parts, idf
 
 
 # --- building from a corpus -------------------------------------------------------------
@@ -768,14 +766,14 @@ def _update_from_corpus(
     )
 
 
-def _all_numbers(index: PassageIndex) -> dict[str, list[int]]:
+def _all_numbers(index: PassageIndex | Version) -> dict[str, list[int]]:
     """Global article numbers of the live articles, and the first article number of each part."""
     live, starts, base = [], [], 0
     for part in index.parts:
         starts.append(base)
         dead = set(part.dead_articles.tolist())
-        live.extend(base + n for n in range(len(part.articles)) if n not in dead)
-        base += len(part.articles)
+        live.extend(base + n for n in range(part.count_articles()) if n not in dead)
+        base += part.count_articles()
     return {"live": live, "starts": starts + [base]}
 
 
@@ -787,7 +785,8 @@ def append_articles(settings: Settings, articles: list[Article], progress: bool 
     """
     started = time.perf_counter()
     with _build_lock(settings.index_dir):
-        base = load_index(settings.index_dir, settings.bm25)
+        _, manifest_, parts, _ = load_parts(settings.index_dir, lazy=True)  # no article list: nothing is removed
+        base = Version(parts, manifest_, [])
         metas = [dict(a.metadata(), key=article_key(a, settings)) for a in articles]
         manifest = {k: v for k, v in base.manifest.items() if k not in ("files", "parts")}
         manifest.update(fingerprint="", built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -804,7 +803,7 @@ def mark_removed(part: Part, local: list[int], segmented: list[SegmentedArticle]
     None when the segmentation does not match the part (then only a full build is right)."""
     rows, counts = [part.dead_rows], [part.dead_count]
     for n, item in zip(local, segmented):
-        if len(item.texts) != part.articles[n]["passages"] or part.n_terms == 0:
+        if len(item.texts) != part.article_list()[n]["passages"] or part.n_terms == 0:
             return None
         hashes = np.asarray(item.hashes, dtype=np.uint64)
         term_hashes = np.asarray(part.arrays["term_hash"])
@@ -821,8 +820,17 @@ def mark_removed(part: Part, local: list[int], segmented: list[SegmentedArticle]
     )
 
 
+@dataclass
+class Version:
+    """What a new version is made from: the parts, the manifest and (for removals) every article."""
+
+    parts: list[Part]
+    manifest: dict[str, Any]
+    _all_articles: list[dict[str, Any]]
+
+
 def _update(
-    settings: Settings, base: PassageIndex, removed: list[int], new_articles: list[Article],
+    settings: Settings, base: PassageIndex | Version, removed: list[int], new_articles: list[Article],
     new_metas: list[dict[str, Any]], manifest: dict[str, Any], progress: bool,
     delta_articles: Any, keep: set[str] | None,
 ) -> BuildReport | None:
@@ -878,7 +886,7 @@ def _update(
     )
     detail = f"+{len(new_articles)} -{len(removed)} articles, {len(parts)} parts" + (", deltas merged" if merge else "")
     return BuildReport(
-        "built", "", sum(len(p.articles) - len(p.dead_articles) for p in parts), live_after, fresh, 0.0, [],
+        "built", "", sum(p.count_articles() - len(p.dead_articles) for p in parts), live_after, fresh, 0.0, [],
         "delta", detail,
     )
 

@@ -11,12 +11,28 @@ they score exactly 0 and are never returned.
 
 from __future__ import annotations
 
+import gc
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, okapi_idf, range_x
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's data, read with the garbage collector paused (a 1M-passage index's article
+    list is 300k small dicts: collections while they are made would triple the time)."""
+    data = path.read_bytes()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -27,10 +43,20 @@ class Part:
     name: str
     arrays: dict[str, np.ndarray]
     texts: bytes | memoryview
-    articles: list[dict[str, Any]]
+    articles: list[dict[str, Any]] | None  # None: not read yet (``articles_file``)
     dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
     dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
     dead_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # removed postings per row
+    articles_file: Path | None = None
+    n_articles: int = -1
+
+    def article_list(self) -> list[dict[str, Any]]:
+        if self.articles is None:
+            self.articles = read_json(self.articles_file)
+        return self.articles
+
+    def count_articles(self) -> int:
+        return len(self.articles) if self.articles is not None else self.n_articles
 
     @property
     def n_passages(self) -> int:
@@ -56,8 +82,9 @@ class Part:
 
     def dead_passages(self) -> np.ndarray:
         """Part-local numbers of the removed articles' passages."""
+        articles = self.article_list() if len(self.dead_articles) else []
         spans = [
-            np.arange(self.articles[n]["first_passage"], self.articles[n]["first_passage"] + self.articles[n]["passages"])
+            np.arange(articles[n]["first_passage"], articles[n]["first_passage"] + articles[n]["passages"])
             for n in self.dead_articles.tolist()
         ]
         return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, dtype=np.int64)
@@ -121,10 +148,11 @@ class PassageIndex:
         for part, start in zip(self.parts, self.passage_starts.tolist()):
             base = len(self._all_articles)
             dead.extend(base + int(n) for n in part.dead_articles)
+            articles = part.article_list()
             if start:
-                self._all_articles.extend(dict(a, first_passage=a["first_passage"] + start) for a in part.articles)
+                self._all_articles.extend(dict(a, first_passage=a["first_passage"] + start) for a in articles)
             else:
-                self._all_articles.extend(part.articles)
+                self._all_articles.extend(articles)
         dead_set = set(dead)
         self.articles = [a for n, a in enumerate(self._all_articles) if n not in dead_set]  # live ones
         counts = np.array([a["passages"] for a in self._all_articles], dtype=np.int64)
