@@ -606,13 +606,13 @@ def load_parts(
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(
-                name, arrays, texts, None if lazy else read_json(articles_file),
+                name, arrays, texts, None if lazy and "articles" in info else read_json(articles_file),
                 np.asarray(info["dead_articles"], dtype=np.int64), dead_rows[lo:hi] - r0, dead_count[lo:hi],
-                articles_file, int(info["articles"]),
+                articles_file, int(info.get("articles", -1)),
             )
             if int(arrays["term_ptr"][-1]) != len(arrays["post_doc"]) or part.n_passages != info["passages"]:
                 raise IndexError_(f"{version}: arrays of part {name} disagree with each other")
-            if not lazy and sum(a["passages"] for a in part.articles) != part.n_passages:
+            if part.articles is not None and sum(a["passages"] for a in part.articles) != part.n_passages:
                 raise IndexError_(f"{version}: articles of part {name} disagree with its passages")
             parts.append(part)
             r0 = r1
