@@ -27,7 +27,6 @@ def main(argv: list[str]) -> int:
     index_dir, questions_file = Path(argv[0]), Path(argv[1])
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
     from bot.answer import answer_question, question_terms
-    from bot.bm25 import best_passages
     from bot.config import load_settings
     from bot.index import load_index
     from bot.text import query_terms
@@ -48,7 +47,7 @@ def main(argv: list[str]) -> int:
         rows = [index.lookup(t) for t in q.terms]
         postings = [index.postings(r) if r is not None else None for r in rows]
         idf = [index.idf(r) if r is not None else 0.0 for r in rows]
-        best, _ = best_passages(postings, idf, list(q.weights), index.norms, settings.bm25.k1, 10, index.scratch)
+        best, _ = index.best_passages(postings, idf, list(q.weights), 10)
         return [d for d, _ in best]
 
     for q in questions[:5]:  # warm-up

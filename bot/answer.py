@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.bm25 import best_passages, score_touched, top_k
+from bot.bm25 import score_touched, top_k
 from bot.config import AnswerSettings, Settings
 from bot.index import PassageIndex
 from bot.proximity import TermFinder, best_window, passage_tokens
@@ -211,7 +211,7 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     idf = [index.idf(r) if r is not None else 0.0 for r in rows]
     weights = list(query.weights)
     pool = max(depth, options.rerank_depth)
-    found, touched = best_passages(postings, idf, weights, index.norms, settings.bm25.k1, pool, index.scratch)
+    found, touched = index.best_passages(postings, idf, weights, pool)
     if not found and any(p is not None for p in postings):
         # no positive score at all: in a corpus of a few passages BM25Okapi's idf is <= 0 for
         # every word; rank by the same scores anyway and let coverage decide

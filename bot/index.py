@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, length_norms, okapi_idf, range_bounds, range_x
+from bot.bm25 import RANGE_SIZE, BM25Params, Postings, PostingSource, best_passages, length_norms, okapi_idf, range_bounds
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.passages import split_article
@@ -292,10 +292,13 @@ class PassageIndex:
     def __post_init__(self) -> None:
         self.norms = length_norms(self.arrays["doc_len"], self.params)
         n = len(self.norms)
-        self._avgdl = int(np.asarray(self.arrays["doc_len"]).sum()) / n if n else 0.0
+        self.avgdl = int(np.asarray(self.arrays["doc_len"]).sum()) / n if n else 0.0
+        self.norm_min = float(self.norms.min()) if n else 0.0
         self._range_rows = np.asarray(self.arrays["range_rows"])
-        self._range_size = int(self.manifest.get("range_size", RANGE_SIZE))
-        self.scratch = Scratch(len(self.norms))  # reused by every query (see bm25.best_passages)
+        self.source = PostingSource(
+            self.arrays["post_doc"], self.arrays["post_tf"], self.arrays["range_tf"], self.arrays["range_dl"],
+            int(self.manifest.get("range_size", RANGE_SIZE)),
+        )
 
     @property
     def n_passages(self) -> int:
@@ -312,14 +315,21 @@ class PassageIndex:
 
     def postings(self, row: int) -> Postings:
         start, end = int(self.arrays["term_ptr"][row]), int(self.arrays["term_ptr"][row + 1])
-        bounds = None
         slot = int(np.searchsorted(self._range_rows, row))
-        if slot < len(self._range_rows) and self._range_rows[slot] == row:
-            tf_hi, dl_lo = self.arrays["range_tf"][slot], self.arrays["range_dl"][slot]
-            bounds = range_x(np.asarray(tf_hi), np.asarray(dl_lo), self.params, self._avgdl)
+        ranged = slot < len(self._range_rows) and self._range_rows[slot] == row
         return Postings(
             self.arrays["post_doc"][start:end], self.arrays["post_tf"][start:end], int(self.arrays["term_tfmax"][row]),
-            bounds, self._range_size if bounds is not None else 0,
+            self.arrays["range_tf"][slot] if ranged else None, self.arrays["range_dl"][slot] if ranged else None,
+            self.source.range_size if ranged else 0, self.source, start, slot if ranged else -1,
+        )
+
+    def best_passages(
+        self, postings: list[Postings | None], idf: list[float], weights: list[float], k: int
+    ) -> tuple[list[tuple[int, float]], int]:
+        """``bm25.best_passages`` over this index (its length norms and statistics)."""
+        return best_passages(
+            postings, idf, weights, self.norms, self.params.k1, k,
+            b=self.params.b, avgdl=self.avgdl, norm_min=self.norm_min,
         )
 
     def idf(self, row: int) -> float:
