@@ -60,16 +60,32 @@ def term_contributions(
 
 
 @dataclass(frozen=True)
+class PostingSource:
+    """The arrays an index's posting lists are slices of (scored in place, never copied)."""
+
+    post_doc: np.ndarray  # int32, every term's passages one list after another
+    post_tf: np.ndarray  # uint16
+    range_tf: np.ndarray  # uint8 (terms with range bounds) x (ranges)
+    range_dl: np.ndarray  # uint16, same shape
+    range_size: int
+
+
+@dataclass(frozen=True)
 class Postings:
     """One term's posting list: passage numbers (ascending) and term frequencies."""
 
     docs: np.ndarray
     tf: np.ndarray
     tf_max: int | None = None  # highest tf in the list, when known (tightens score bounds)
-    # per range of ``range_size`` passages: an upper bound of tf (k1 + 1) / (tf + norm) over
-    # the term's postings in that range (0 where it has none); see ``range_bounds``
-    range_x: np.ndarray | None = None
+    # per range of ``range_size`` passages: the term's highest tf (uint8, capped) and shortest
+    # passage (uint16) there, tf 0 where it has none (see ``range_bounds``)
+    range_tf: np.ndarray | None = None
+    range_dl: np.ndarray | None = None
     range_size: int = 0
+    # where docs/tf come from: source.post_doc[start:start + len(docs)]; range row ``range_slot``
+    source: PostingSource | None = None
+    start: int = 0
+    range_slot: int = -1
 
 
 RANGE_SIZE = 64  # passages per range of the range bounds
@@ -91,15 +107,6 @@ def range_bounds(
         tf_hi[r[starts]] = np.maximum.reduceat(np.minimum(tf, TF_CAP), starts)
         dl_lo[r[starts]] = np.minimum.reduceat(np.minimum(doc_len[docs], DL_CAP), starts)
     return tf_hi, dl_lo
-
-
-def range_x(tf_hi: np.ndarray, dl_lo: np.ndarray, params: BM25Params, avgdl: float) -> np.ndarray:
-    """Upper bounds of tf (k1 + 1) / (tf + norm) per range, from ``range_bounds``'s arrays."""
-    k1, b = params.k1, params.b
-    tf = tf_hi.astype(np.float64)
-    x = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl_lo.astype(np.float64) / avgdl))
-    x[tf_hi >= TF_CAP] = k1 + 1
-    return x
 
 
 def score_touched(
@@ -147,98 +154,6 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
     return [(int(docs[i]), float(scores[i])) for i in order]
 
 
-class Scratch:
-    """Reusable per-index work arrays (one score and one mark slot per passage).
-
-    Kept zeroed between queries: each query resets only what it wrote. One query at a
-    time uses it; a concurrent query gets its own fresh arrays (see ``acquire``).
-    """
-
-    def __init__(self, n_passages: int):
-        self.n = n_passages
-        self.scores = np.zeros(n_passages, dtype=np.float64)
-        self.mark = np.zeros(n_passages, dtype=np.bool_)
-        self.norm_min: float | None = None  # smallest length norm, for score bounds
-        import threading
-
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def acquire(self) -> Iterator[Scratch]:
-        if self._lock.acquire(blocking=False):
-            try:
-                yield self
-            finally:
-                self._lock.release()
-        else:
-            yield Scratch(self.n)
-
-
-def _union(parts: list[np.ndarray], scratch: Scratch) -> np.ndarray:
-    """Sorted distinct passage numbers of several posting lists."""
-    if len(parts) == 1:
-        return np.asarray(parts[0], dtype=np.int64)
-    total = sum(len(p) for p in parts)
-    if total * 16 < scratch.n:  # small: sort the few numbers
-        return np.unique(np.concatenate(parts)).astype(np.int64)
-    for docs in parts:
-        scratch.mark[docs] = True
-    found = np.flatnonzero(scratch.mark)
-    scratch.mark[found] = False
-    return found
-
-
-def _scores_at(
-    candidates: np.ndarray,
-    postings: list[Postings],
-    idf: list[float],
-    weights: list[float],
-    norms: np.ndarray,
-    k1: float,
-    scratch: Scratch,
-) -> np.ndarray:
-    """Exact scores of the candidate passages, each term added in query order.
-
-    A short posting list is added in full; a long one is searched for the candidates
-    only. Either way each passage's sum runs in query-term order, as in rank-bm25.
-    """
-    acc = scratch.scores
-    written: list[np.ndarray] = []
-    n_cand = len(candidates)
-    for plist, term_idf, weight in zip(postings, idf, weights):
-        docs = plist.docs
-        if len(docs) <= 8 * n_cand:
-            tf = plist.tf
-        else:
-            pos = np.searchsorted(docs, candidates)
-            pos[pos == len(docs)] = 0
-            hit = docs[pos] == candidates
-            pos = pos[hit]
-            docs, tf = docs[pos], plist.tf[pos]
-        contrib = term_contributions(tf, docs, term_idf, norms, k1)
-        if weight != 1.0:
-            contrib = contrib * weight
-        acc[docs] += contrib
-        written.append(docs)
-    scores = acc[candidates]
-    for docs in written:
-        acc[docs] = 0.0
-    return scores
-
-
-def _partial(candidates: np.ndarray, chosen: list[int], plists: list[Postings], idf: list[float],
-             weights: list[float], norms: np.ndarray, k1: float, scratch: Scratch) -> np.ndarray:
-    """Sums over some terms (whose passages are all among ``candidates``), for pruning only."""
-    acc = scratch.scores
-    for i in chosen:
-        plist = plists[i]
-        contrib = term_contributions(plist.tf, plist.docs, idf[i], norms, k1)
-        acc[plist.docs] += contrib * weights[i] if weights[i] != 1.0 else contrib
-    found = acc[candidates]
-    acc[candidates] = 0.0
-    return found
-
-
 def best_passages(
     postings: list[Postings | None],
     idf: list[float],
@@ -246,155 +161,73 @@ def best_passages(
     norms: np.ndarray,
     k1: float,
     k: int,
-    scratch: Scratch | None = None,
-    seed_postings: int = 4_000,
+    b: float = 0.75,
+    avgdl: float = 0.0,
+    norm_min: float | None = None,
+    seed_postings: int = 256,
 ) -> tuple[list[tuple[int, float]], int]:
     """The k best passages with a positive score, exactly as ``top_k(*score_touched(...))``.
 
     Returns (best (passage, score) pairs, a lower bound of how many passages score above 0).
-    Passages that cannot reach the k-th best score are never fully scored (MaxScore):
-
-    1. the passages of the rarest terms are ranked by those terms; the best few are scored
-       exactly, which gives a threshold (the k-th best score found so far);
-    2. the terms whose summed upper bounds stay below it cannot lift a passage into the top k
-       on their own: only passages holding one of the other terms are candidates, and those
-       whose sum over these terms plus the others' bounds stays below the threshold drop out;
-    3. the rest are scored exactly, every term in query order (rank-bm25's arithmetic).
+    Passages that cannot reach the k-th best score are never fully scored (MaxScore, with
+    per-range bounds where the postings carry them; see ``bm25_kernel``). ``b`` and ``avgdl``
+    are the ones ``norms`` were made with (needed for the range bounds); ``norm_min`` is
+    ``norms.min()`` when the caller keeps it.
     """
-    terms = [
-        (p, float(f), float(w))
-        for p, f, w in zip(postings, idf, weights)
-        if p is not None and len(p.docs) > 0
-    ]
-    if k <= 0 or not terms:
+    from bot import bm25_kernel
+
+    terms = [(p, float(f), float(w)) for p, f, w in zip(postings, idf, weights) if p is not None and len(p.docs)]
+    if k <= 0 or not terms or len(norms) == 0:
         return [], 0
-    scratch = scratch or Scratch(len(norms))
-    plists = [t[0] for t in terms]
-    t_idf = [t[1] for t in terms]
-    t_w = [t[2] for t in terms]
-    df = np.array([len(p.docs) for p in plists], dtype=np.int64)
-    # a term's contribution is idf * w * X, X = tf (k1 + 1) / (tf + norm) <= T (k1 + 1) / (T + min norm)
-    # with T the term's highest tf (X < k1 + 1 when T is unknown)
-    if scratch.norm_min is None:
-        scratch.norm_min = float(np.min(norms)) if len(norms) else 0.0
-    top_x = np.array(
-        [(k1 + 1) * p.tf_max / (p.tf_max + scratch.norm_min) if p.tf_max else k1 + 1 for p in plists]
+    source, starts, ranges = _posting_arrays([p for p, _, _ in terms])
+    rtf, rdl, rslot, rsize = ranges
+    if rsize and avgdl <= 0:
+        rsize = 0  # range bounds need the average length the norms were made with
+    docs, scores, found = bm25_kernel.top_passages(
+        source[0], source[1], starts[0], starts[1],
+        np.array([t[1] for t in terms]), np.array([t[2] for t in terms]),
+        np.array([float(p.tf_max or 0) for p, _, _ in terms]),
+        rslot, rtf, rdl, rsize, norms, float(np.min(norms)) if norm_min is None else norm_min,
+        float(k1), float(b), float(avgdl), int(k), int(seed_postings), np.zeros(8, dtype=np.int64),
     )
-    bound = np.maximum(np.array(t_idf) * np.array(t_w) * top_x, 0.0) * (1 + 1e-9) + 1e-12
-    every = list(range(len(terms)))
-    with scratch.acquire() as work:
-        # 1. a threshold from the best passages of the rarest terms
-        rare = [int(i) for i in np.argsort(df, kind="stable")]
-        seed, total = [], 0
-        for i in rare:
-            if seed and total + df[i] > seed_postings and total >= 4 * k:
-                break
-            seed.append(i)
-            total += int(df[i])
-        pool = _union([plists[i].docs for i in seed], work)
-        theta = 0.0
-        if len(pool) > 4 * k:
-            rough = _partial(pool, seed, plists, t_idf, t_w, norms, k1, work)
-            pool = np.sort(pool[np.argpartition(-rough, 4 * k)[: 4 * k]])
-        exact = _scores_at(pool, plists, t_idf, t_w, norms, k1, work)
-        positive = exact[exact > 0]
-        if len(positive) >= k:
-            theta = float(np.partition(positive, len(positive) - k)[len(positive) - k])
-        pruned, theta = _prune_ranges(plists, t_idf, t_w, norms, k1, theta, k, work)
-        if pruned is not None:
-            keep = [i for i, p in enumerate(pruned) if len(p.docs)]
-            plists = [pruned[i] for i in keep]
-            t_idf = [t_idf[i] for i in keep]
-            t_w = [t_w[i] for i in keep]
-            bound = bound[keep]
-            every = list(range(len(plists)))
-        # 2. which terms can bring a passage into the top k, and which passages survive
-        by_bound = np.argsort(bound, kind="stable")
-        droppable = int(np.searchsorted(np.cumsum(bound[by_bound]), theta, side="left")) if theta > 0 else 0
-        minor = sorted(int(i) for i in by_bound[:droppable])
-        essential = sorted(set(every) - set(minor))
-        if sum(len(plists[i].docs) for i in essential) * 4 > len(norms):
-            # most passages are candidates: add every term into the accumulator once
-            candidates, scores = _dense_scores(plists, t_idf, t_w, norms, k1, work)
-            positive = scores > 0
-            return top_k(candidates[positive], scores[positive], k), int(positive.sum())
-        candidates = _union([plists[i].docs for i in essential], work)
-        if minor:
-            rest = float(bound[minor].sum())
-            partial = _partial(candidates, essential, plists, t_idf, t_w, norms, k1, work)
-            candidates = candidates[(partial + rest) * (1 + 1e-9) + 1e-12 >= theta]
-        # 3. exact scores
-        scores = _scores_at(candidates, plists, t_idf, t_w, norms, k1, work)
-    positive = scores > 0
-    docs, scores = candidates[positive], scores[positive]
-    return top_k(docs, scores, k), len(docs)
+    return [(int(d), float(s)) for d, s in zip(docs, scores)], int(found)
 
 
-def _dense_scores(
-    plists: list[Postings], idf: list[float], weights: list[float], norms: np.ndarray, k1: float, scratch: Scratch
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact scores of every passage holding a term (non-zero only), terms added in query order."""
-    acc = scratch.scores
-    for plist, term_idf, weight in zip(plists, idf, weights):
-        contrib = term_contributions(plist.tf, plist.docs, term_idf, norms, k1)
-        acc[plist.docs] += contrib * weight if weight != 1.0 else contrib
-    found = np.flatnonzero(acc)
-    scores = acc[found]
-    acc[found] = 0.0
-    return found, scores
+_NO_RANGES = (np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 0), dtype=np.uint16))
 
 
-def _in_ranges(plist: Postings, ranges: np.ndarray, size: int) -> Postings:
-    """The postings of ``plist`` in the given ranges (ascending) of ``size`` passages."""
-    lo = np.searchsorted(plist.docs, ranges * size)
-    hi = np.searchsorted(plist.docs, (ranges + 1) * size)
-    lengths = hi - lo
-    total = int(lengths.sum())
-    if total == len(plist.docs):
-        return plist
-    take = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    return Postings(plist.docs[take], plist.tf[take], plist.tf_max)
+def _posting_arrays(plists: list[Postings]):
+    """((post_doc, post_tf), (starts, ends), (range_tf, range_dl, range_slot, range_size)) for
+    the kernel: the index's own arrays when every list is a slice of them, else copies."""
+    source = plists[0].source
+    if source is not None and all(p.source is source for p in plists):
+        starts = np.array([p.start for p in plists], dtype=np.int64)
+        ends = starts + np.array([len(p.docs) for p in plists], dtype=np.int64)
+        slots = np.array([p.range_slot for p in plists], dtype=np.int64)
+        ranged = bool((slots >= 0).any()) and source.range_size > 0
+        rtf, rdl = (source.range_tf, source.range_dl) if ranged else _NO_RANGES
+        if not ranged:
+            slots[:] = -1
+        return (_readonly(source.post_doc), _readonly(source.post_tf)), (starts, ends), (
+            _readonly(rtf), _readonly(rdl), slots, source.range_size if ranged else 0)
+    lengths = np.array([len(p.docs) for p in plists], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    docs = _readonly(np.concatenate([np.asarray(p.docs) for p in plists]).astype(np.int32))
+    tfs = _readonly(np.concatenate([np.asarray(p.tf) for p in plists]).astype(np.uint16))
+    sizes = {p.range_size for p in plists if p.range_tf is not None}
+    slots = np.full(len(plists), -1, dtype=np.int64)
+    rtf, rdl, size = _NO_RANGES[0], _NO_RANGES[1], 0
+    if len(sizes) == 1:
+        size = sizes.pop()
+        ranged = [i for i, p in enumerate(plists) if p.range_tf is not None]
+        rtf = np.stack([np.asarray(plists[i].range_tf, dtype=np.uint8) for i in ranged])
+        rdl = np.stack([np.asarray(plists[i].range_dl, dtype=np.uint16) for i in ranged])
+        slots[ranged] = np.arange(len(ranged))
+    return (docs, tfs), (ends - lengths, ends), (_readonly(rtf), _readonly(rdl), slots, size)
 
 
-def _prune_ranges(
-    plists: list[Postings], t_idf: list[float], t_w: list[float], norms: np.ndarray, k1: float, theta: float,
-    k: int, scratch: Scratch, probe: int = 16,
-) -> tuple[list[Postings] | None, float]:
-    """The posting lists cut to the ranges of passages that may still reach the threshold.
-
-    A range's bound sums, over the terms, the term's bound in that range (stored for long
-    lists, the exact best contribution for short ones). The ``probe`` ranges with the highest
-    bounds are scored exactly first, which raises the threshold ``theta`` (the k-th best score
-    found). A passage in a range whose bound stays below it cannot enter the top k.
-    Returns (the cut lists, or None when no term has range bounds or little is cut; theta).
-    """
-    size = next((p.range_size for p in plists if p.range_x is not None), 0)
-    if not size:
-        return None, theta
-    n_ranges = -(-len(norms) // size)
-    upper = np.zeros(n_ranges, dtype=np.float64)
-    for plist, term_idf, weight in zip(plists, t_idf, t_w):
-        scale = term_idf * weight
-        if scale <= 0:
-            continue
-        if plist.range_x is not None and plist.range_size == size:
-            upper += scale * plist.range_x
-        else:
-            r = plist.docs // size
-            starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-            best = np.maximum.reduceat(term_contributions(plist.tf, plist.docs, term_idf, norms, k1), starts)
-            upper[r[starts]] += best * weight
-    if n_ranges > probe:
-        best_ranges = np.sort(np.argpartition(-upper, probe)[:probe])
-        sample = [_in_ranges(p, best_ranges, size) for p in plists]
-        pool = _union([p.docs for p in sample if len(p.docs)] or [np.zeros(0, dtype=np.int64)], scratch)
-        exact = _partial(pool, list(range(len(sample))), sample, t_idf, t_w, norms, k1, scratch)
-        positive = exact[exact > 0]
-        if len(positive) >= k:
-            theta = max(theta, float(np.partition(positive, len(positive) - k)[len(positive) - k]))
-    if theta <= 0:
-        return None, theta
-    alive = np.flatnonzero(upper * (1 + 1e-9) + 1e-12 >= theta)
-    if len(alive) * 10 > n_ranges * 9:
-        return None, theta  # little to gain
-    return [_in_ranges(p, alive, size) for p in plists], theta
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only plain ndarray view (one compiled kernel serves memory maps and copies)."""
+    view = np.asarray(array).view(np.ndarray)
+    view.flags.writeable = False
+    return view

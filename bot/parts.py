@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, okapi_idf, range_x
+from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, okapi_idf
 
 
 def read_json(path: Path) -> Any:
@@ -177,9 +177,12 @@ class PassageIndex:
         ):
             part.norms = norms[start:end]
             part.idf = self.idf_rows[r0:r1]
-            part.scratch = Scratch(end - start)  # reused by every query (see bm25.best_passages)
+            part.norm_min = float(part.norms.min()) if end > start else 0.0  # for score bounds
             part.range_rows_ = np.asarray(part.arrays["range_rows"])
-        self._range_size = int(self.manifest.get("range_size", RANGE_SIZE))
+            part.source = PostingSource(
+                part.arrays["post_doc"], part.arrays["post_tf"], part.arrays["range_tf"], part.arrays["range_dl"],
+                int(self.manifest.get("range_size", RANGE_SIZE)),
+            )
 
     # --- terms ---------------------------------------------------------------------------
 
@@ -188,13 +191,12 @@ class PassageIndex:
         part = self.parts[part_number]
         a = part.arrays
         start, end = int(a["term_ptr"][row]), int(a["term_ptr"][row + 1])
-        bounds = None
         slot = int(np.searchsorted(part.range_rows_, row))
-        if slot < len(part.range_rows_) and part.range_rows_[slot] == row:
-            bounds = range_x(np.asarray(a["range_tf"][slot]), np.asarray(a["range_dl"][slot]), self.params, self.avgdl)
+        ranged = slot < len(part.range_rows_) and part.range_rows_[slot] == row
         return Postings(
             a["post_doc"][start:end], a["post_tf"][start:end], int(a["term_tfmax"][row]),
-            bounds, self._range_size if bounds is not None else 0,
+            a["range_tf"][slot] if ranged else None, a["range_dl"][slot] if ranged else None,
+            part.source.range_size if ranged else 0, part.source, start, slot if ranged else -1,
         )
 
     def df(self, key: np.uint64) -> int:

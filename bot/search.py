@@ -32,7 +32,10 @@ def search(
         hits.append((number, rows))
         postings = [index.postings(number, r) if r is not None else None for r in rows]
         idf = [float(part.idf[r]) if r is not None else 0.0 for r in rows]
-        best, n = best_passages(postings, idf, list(weights), part.norms, k1, k, part.scratch)
+        best, n = best_passages(
+            postings, idf, list(weights), part.norms, k1, k,
+            b=index.params.b, avgdl=index.avgdl, norm_min=part.norm_min,
+        )
         start = int(index.passage_starts[number])
         found.extend((start + d, s) for d, s in best)
         positive += n

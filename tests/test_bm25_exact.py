@@ -10,7 +10,7 @@ from rank_bm25 import BM25Okapi
 
 from bot.bm25 import BM25Params, best_passages, score_touched, top_k
 from bot.index import SegmentedArticle, build_arrays, pack_article, term_hash
-from bot.bm25 import length_norms, Postings, range_bounds, range_x
+from bot.bm25 import length_norms, Postings, range_bounds
 
 
 def _index(corpus: list[list[str]], epsilon: float = 0.25):
@@ -40,8 +40,7 @@ def _query_inputs(arrays, terms: list[str], rng_bound: bool = True, ranges: tupl
                 size, params, _ = ranges
                 doc_len = arrays["doc_len"]
                 tf_hi, dl_lo = range_bounds(plist.docs, plist.tf, doc_len, size)
-                x = range_x(tf_hi, dl_lo, params, int(doc_len.sum()) / len(doc_len))
-                plist = Postings(plist.docs, plist.tf, tf_max, x, size)
+                plist = Postings(plist.docs, plist.tf, tf_max, tf_hi, dl_lo, size)
             postings.append(plist)
             idf.append(float(arrays["term_idf"][row]))
         else:
@@ -93,7 +92,9 @@ def test_scores_and_top_k_equal_rank_bm25(seed: int) -> None:
         positive = expected > 0
         ref_docs = np.flatnonzero(positive)
         ref_order = sorted(ref_docs, key=lambda d: (-expected[d], d))[:k]
-        best, touched = best_passages(postings, idf, weights, norms, params.k1, k, seed_postings=rng.choice([1, 50, 20_000]))
+        avgdl = int(arrays["doc_len"].sum()) / len(arrays["doc_len"])
+        best, touched = best_passages(postings, idf, weights, norms, params.k1, k, b=params.b, avgdl=avgdl,
+                                      seed_postings=rng.choice([0, 1, 50, 20_000]))
         assert [d for d, _ in best] == [int(d) for d in ref_order]
         assert [s for _, s in best] == [float(expected[d]) for d in ref_order]
         assert touched <= int(positive.sum())

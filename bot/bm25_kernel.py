@@ -1,0 +1,396 @@
+"""The compiled core of the fast BM25 path: exact top-k by MaxScore over posting arrays.
+
+Plain arrays in and out (see ``bm25.best_passages`` for the Python side). Every passage
+that can still reach the top k is scored exactly as rank-bm25's BM25Okapi scores it:
+contribution = (idf * (tf * (k1 + 1) / (tf + norm))) * weight, summed from 0.0 in query
+order. Passages are visited in windows of ``WINDOW`` passage numbers:
+
+1. the query terms are sorted by their highest possible contribution; the cheapest ones
+   whose bounds add up to less than the threshold (the k-th best score so far) are
+   "non-essential": a passage holding only those cannot enter the top k;
+2. in each window the essential terms' postings are added into a small accumulator (term
+   at a time, in query order, so the partial sums are exact);
+3. each touched passage is checked against the non-essential terms' bounds (per range of
+   passages where the index stores them), then those terms are looked up (galloping
+   search) from the most to the least promising, stopping as soon as the passage cannot
+   reach the threshold; a passage that holds a non-essential term is summed again from
+   scratch in query order;
+4. the top k sit in a heap ordered by (score, lower passage number first on ties).
+
+A threshold found beforehand (``seed``: the exact scores of the rarest terms' passages)
+prunes from the start. Pruning bounds carry a small relative margin, so rounding never
+drops a passage that belongs in the top k.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+WINDOW = 4096  # passages per window (a multiple of BLOCK)
+BLOCK = 64  # passages per block of the per-block bounds
+MARGIN = 1e-9
+TF_CAP = 255  # a range's stored tf at this value means "255 or more" (bound k1 + 1)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _contribution(idf: float, weight: float, tf: float, norm: float, k1: float) -> float:
+    return (idf * (tf * (k1 + 1.0) / (tf + norm))) * weight
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _padded(value: float) -> float:
+    return value * (1.0 + MARGIN) + 1e-12 if value > 0.0 else 0.0
+
+
+@nb.njit(cache=True, nogil=True)
+def _advance(docs, pos: int, end: int, target: int) -> int:
+    """First position in [pos, end) whose passage is >= target (galloping search)."""
+    if pos >= end or docs[pos] >= target:
+        return pos
+    lo = pos
+    step = 1
+    hi = pos + 1
+    while hi < end and docs[hi] < target:
+        lo = hi
+        step *= 2
+        hi = pos + step
+    if hi > end:
+        hi = end
+    lo += 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if docs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(cache=True, nogil=True)
+def _find(docs, lo: int, hi: int, target: int) -> int:
+    """Position of ``target`` in docs[lo:hi] (ascending), or -1."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if docs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and docs[lo] == target:
+        return lo
+    return -1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _worse(s1: float, d1: int, s2: float, d2: int) -> bool:
+    """Whether (s1, d1) ranks below (s2, d2): lower score, or same score and higher passage."""
+    return s1 < s2 or (s1 == s2 and d1 > d2)
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_push(heap_s, heap_d, size: int, k: int, score: float, doc: int) -> int:
+    """Offer (score, doc) to the min-heap of the k best; returns the new size."""
+    if size < k:
+        i = size
+        heap_s[i] = score
+        heap_d[i] = doc
+        size += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if _worse(heap_s[i], heap_d[i], heap_s[parent], heap_d[parent]):
+                heap_s[i], heap_s[parent] = heap_s[parent], heap_s[i]
+                heap_d[i], heap_d[parent] = heap_d[parent], heap_d[i]
+                i = parent
+            else:
+                break
+        return size
+    if not _worse(heap_s[0], heap_d[0], score, doc):
+        return size
+    heap_s[0] = score
+    heap_d[0] = doc
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        child = left
+        right = left + 1
+        if right < size and _worse(heap_s[right], heap_d[right], heap_s[left], heap_d[left]):
+            child = right
+        if _worse(heap_s[child], heap_d[child], heap_s[i], heap_d[i]):
+            heap_s[i], heap_s[child] = heap_s[child], heap_s[i]
+            heap_d[i], heap_d[child] = heap_d[child], heap_d[i]
+            i = child
+        else:
+            break
+    return size
+
+
+@nb.njit(cache=True, nogil=True)
+def _range_bound(t: int, block: int, scale, rslot, rtf, rdl, k1: float, b: float, avgdl: float, ub) -> float:
+    """Highest contribution of term ``t`` in range ``block`` (its global bound without range data)."""
+    slot = rslot[t]
+    if slot < 0:
+        return ub[t]
+    tf = rtf[slot, block]
+    if tf == 0:
+        return 0.0
+    if tf >= TF_CAP:
+        x = k1 + 1.0
+    else:
+        norm = k1 * (1.0 - b + b * float(rdl[slot, block]) / avgdl)
+        x = float(tf) * (k1 + 1.0) / (float(tf) + norm)
+    return _padded(scale[t] * x)
+
+
+@nb.njit(cache=True, nogil=True)
+def _exact(doc_arr, tf_arr, starts, ends, idf, weight, norms, k1: float, doc: int) -> float:
+    """One passage's score, every term looked up and added in query order."""
+    score = 0.0
+    norm = norms[doc]
+    for t in range(len(starts)):
+        p = _find(doc_arr, starts[t], ends[t], doc)
+        if p >= 0:
+            score += _contribution(idf[t], weight[t], float(tf_arr[p]), norm, k1)
+    return score
+
+
+@nb.njit(cache=True, nogil=True)
+def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf, rdl, rsize: int,
+                 norms, norm_min: float, k1: float, b: float, avgdl: float, k: int, seed_postings: int, stats):
+    """The k best passages with a positive score: (passages, scores) best first, and how many
+    passages were found scoring above 0 (a lower bound of that count).
+
+    ``stats`` (int64, 8 slots) counts the work: windows, live blocks, essential postings read,
+    passages checked, look-ups of other terms, passages scored in full."""
+    nt = len(starts)
+    scale = np.empty(nt)
+    ub = np.empty(nt)
+    for t in range(nt):
+        scale[t] = idf[t] * weight[t]
+        if tf_max[t] > 0:
+            x = tf_max[t] * (k1 + 1.0) / (tf_max[t] + norm_min)
+        else:
+            x = k1 + 1.0
+        ub[t] = _padded(scale[t] * x)
+    by_bound = np.argsort(ub, kind="mergesort")
+    prefix = np.empty(nt)
+    total = 0.0
+    for j in range(nt):
+        total += ub[by_bound[j]]
+        prefix[j] = total
+    rank = np.empty(nt, dtype=np.int64)
+    for j in range(nt):
+        rank[by_bound[j]] = j
+    heap_s = np.empty(k)
+    heap_d = np.empty(k, dtype=np.int64)
+    size = 0
+    found = 0
+
+    # a first threshold: exact scores of the passages of the rarest terms
+    threshold = 0.0
+    if seed_postings > 0 and nt > 1:
+        by_df = np.argsort(ends - starts, kind="mergesort")
+        seed_s = np.empty(k)
+        seed_d = np.empty(k, dtype=np.int64)
+        seed_size = 0
+        taken = 0
+        for j in range(nt):
+            t = by_df[j]
+            if taken > 0 and taken + (ends[t] - starts[t]) > seed_postings:
+                break
+            for p in range(starts[t], ends[t]):
+                doc = doc_arr[p]
+                seen = False
+                for jj in range(j):  # a passage of an earlier seed term is already in
+                    u = by_df[jj]
+                    if _find(doc_arr, starts[u], ends[u], doc) >= 0:
+                        seen = True
+                        break
+                if seen:
+                    continue
+                s = _exact(doc_arr, tf_arr, starts, ends, idf, weight, norms, k1, doc)
+                if s > 0.0:
+                    seed_size = _heap_push(seed_s, seed_d, seed_size, k, s, doc)
+            taken += ends[t] - starts[t]
+        if seed_size == k:
+            threshold = seed_s[0]
+
+    cursor = starts.copy()
+    window_start_pos = starts.copy()
+    acc = np.zeros(WINDOW)
+    mark = np.zeros(WINDOW, dtype=np.bool_)
+    touched = np.empty(WINDOW, dtype=np.int64)
+    hit = np.zeros(nt, dtype=np.bool_)
+    n_blocks = WINDOW // BLOCK
+    block_major = np.zeros(n_blocks)  # per block of the window: bound of the essential terms
+    block_minor = np.zeros(n_blocks)  # and of the others
+    term_block = np.zeros(n_blocks)
+    dead = np.zeros(n_blocks, dtype=np.bool_)
+    c0 = k1 * (1.0 - b)  # a length norm is c0 + c1 * length (up to rounding; bounds carry a margin)
+    c1 = k1 * b / avgdl if avgdl > 0 else 0.0
+    n_ranges = rtf.shape[1]
+    n_minor = 0
+    while n_minor < nt and prefix[n_minor] < threshold:
+        n_minor += 1
+    n_docs = len(norms)
+    while n_minor < nt:
+        # the next window: the one holding the lowest passage an essential term still has
+        first = n_docs
+        for j in range(n_minor, nt):
+            t = by_bound[j]
+            if cursor[t] < ends[t] and doc_arr[cursor[t]] < first:
+                first = doc_arr[cursor[t]]
+        if first >= n_docs:
+            break
+        first = (first // WINDOW) * WINDOW
+        stats[0] += 1
+        last = first + WINDOW
+        minor = n_minor  # fixed for this window: the accumulator holds the other terms
+        # 1. bounds per block of BLOCK passages: range data for long lists, the postings for short ones
+        block_major[:] = 0.0
+        block_minor[:] = 0.0
+        aligned = rsize == BLOCK
+        r0 = first // BLOCK
+        for t in range(nt):
+            if scale[t] <= 0.0:
+                continue
+            into = block_minor if rank[t] < minor else block_major
+            if rsize > 0 and rslot[t] >= 0:
+                slot_t = rslot[t]
+                sc = scale[t] * (1.0 + MARGIN)
+                if aligned:
+                    for g in range(min(n_blocks, n_ranges - r0)):
+                        tf = rtf[slot_t, r0 + g]
+                        if tf == 0:
+                            continue
+                        if tf >= TF_CAP:
+                            into[g] += sc * (k1 + 1.0) + 1e-12
+                        else:
+                            ftf = float(tf)
+                            into[g] += sc * (ftf * (k1 + 1.0) / (ftf + c0 + c1 * float(rdl[slot_t, r0 + g]))) + 1e-12
+                else:
+                    for g in range(n_blocks):
+                        lo_doc = first + g * BLOCK
+                        hi_doc = min(lo_doc + BLOCK, n_docs) - 1
+                        best = 0.0
+                        for r in range(lo_doc // rsize, hi_doc // rsize + 1):
+                            x = _range_bound(t, r, scale, rslot, rtf, rdl, k1, b, avgdl, ub)
+                            if x > best:
+                                best = x
+                        into[g] += best
+            else:
+                term_block[:] = 0.0
+                p = _advance(doc_arr, cursor[t], ends[t], first)
+                end = ends[t]
+                while p < end:
+                    doc = doc_arr[p]
+                    if doc >= last:
+                        break
+                    c = _padded(_contribution(idf[t], weight[t], float(tf_arr[p]), norms[doc], k1))
+                    g = (doc - first) // BLOCK
+                    if c > term_block[g]:
+                        term_block[g] = c
+                    p += 1
+                for g in range(n_blocks):
+                    into[g] += term_block[g]
+        alive_blocks = 0
+        for g in range(n_blocks):
+            dead[g] = (block_major[g] + block_minor[g]) * (1.0 + MARGIN) + 1e-12 < threshold
+            if not dead[g]:
+                alive_blocks += 1
+        stats[1] += alive_blocks
+        # 2. the essential terms' postings, term by term in query order (exact partial sums)
+        n_touched = 0
+        for t in range(nt):
+            if rank[t] < minor:
+                continue
+            p = cursor[t]
+            if alive_blocks == 0:
+                cursor[t] = _advance(doc_arr, p, ends[t], last)
+                continue
+            window_start_pos[t] = p
+            end = ends[t]
+            while p < end:
+                doc = doc_arr[p]
+                if doc >= last:
+                    break
+                slot = doc - first
+                stats[2] += 1
+                if not dead[slot // BLOCK]:
+                    if not mark[slot]:
+                        mark[slot] = True
+                        touched[n_touched] = slot
+                        n_touched += 1
+                    acc[slot] += _contribution(idf[t], weight[t], float(tf_arr[p]), norms[doc], k1)
+                p += 1
+            cursor[t] = p
+        if n_touched == 0:
+            continue
+        if n_touched * 8 < WINDOW:
+            slots = np.sort(touched[:n_touched])
+        else:
+            slots = np.flatnonzero(mark)
+        rest = prefix[minor - 1] if minor > 0 else 0.0
+        # 3. each touched passage: bounds, then the other terms from the most promising one
+        for slot in slots:
+            partial = acc[slot]
+            acc[slot] = 0.0
+            mark[slot] = False
+            doc = first + slot
+            score = partial
+            stats[3] += 1
+            if minor > 0:
+                if (partial + min(rest, block_minor[slot // BLOCK])) * (1.0 + MARGIN) + 1e-12 < threshold:
+                    continue
+                remaining = rest
+                any_minor = False
+                alive = True
+                for j in range(minor - 1, -1, -1):
+                    t = by_bound[j]
+                    remaining -= ub[t]
+                    stats[4] += 1
+                    p = _advance(doc_arr, cursor[t], ends[t], doc)
+                    cursor[t] = p
+                    hit[t] = p < ends[t] and doc_arr[p] == doc
+                    if hit[t]:
+                        any_minor = True
+                        score += _contribution(idf[t], weight[t], float(tf_arr[p]), norms[doc], k1)
+                    if (score + max(remaining, 0.0)) * (1.0 + MARGIN) + 1e-12 < threshold:
+                        alive = False
+                        break
+                if not alive:
+                    continue
+                if any_minor:  # add every term again, in query order
+                    score = 0.0
+                    norm = norms[doc]
+                    for t in range(nt):
+                        if rank[t] < minor:
+                            if hit[t]:
+                                score += _contribution(idf[t], weight[t], float(tf_arr[cursor[t]]), norm, k1)
+                        else:
+                            p = _find(doc_arr, window_start_pos[t], cursor[t], doc)
+                            if p >= 0:
+                                score += _contribution(idf[t], weight[t], float(tf_arr[p]), norm, k1)
+            stats[5] += 1
+            if score > 0.0:
+                found += 1
+                size = _heap_push(heap_s, heap_d, size, k, score, doc)
+                if size == k and heap_s[0] > threshold:
+                    threshold = heap_s[0]
+        while n_minor < nt and prefix[n_minor] < threshold:
+            n_minor += 1
+    # best first
+    out_d = heap_d[:size].copy()
+    out_s = heap_s[:size].copy()
+    for i in range(1, size):  # insertion sort of the k best: best first
+        s, d = out_s[i], out_d[i]
+        j = i - 1
+        while j >= 0 and _worse(out_s[j], out_d[j], s, d):
+            out_s[j + 1] = out_s[j]
+            out_d[j + 1] = out_d[j]
+            j -= 1
+        out_s[j + 1] = s
+        out_d[j + 1] = d
+    return out_d, out_s, found
