@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     query_terms("khởi động", settings.terms)  # import pyvi before timing (0.8 s once per process)
     rss_before, anon_before = rss_mb(), rss_mb("RssAnon")
     started = time.perf_counter()
-    index = load_index(index_dir, settings.bm25)
+    index = load_index(index_dir, settings.bm25, preload=settings.preload_index)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     load_index(index_dir, settings.bm25, verify="full")

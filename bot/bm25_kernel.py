@@ -5,17 +5,21 @@ that can still reach the top k is scored exactly as rank-bm25's BM25Okapi scores
 contribution = (idf * (tf * (k1 + 1) / (tf + norm))) * weight, summed from 0.0 in query
 order. Passages are visited in windows of ``WINDOW`` passage numbers:
 
-1. the query terms are sorted by their highest possible contribution; the cheapest ones
-   whose bounds add up to less than the threshold (the k-th best score so far) are
-   "non-essential": a passage holding only those cannot enter the top k;
-2. in each window the essential terms' postings are added into a small accumulator (term
+1. every block of ``BLOCK`` passages gets a bound: the sum over the terms of their best
+   contribution there (from the index's range data for long lists, from the postings for
+   short ones); windows are visited from the highest bound down, so the threshold (the
+   k-th best score so far) rises early, and once a window's bound is below it, the search
+   stops; inside a window, blocks below it are skipped;
+2. the query terms are sorted by their highest possible contribution; the cheapest ones
+   whose bounds add up to less than the threshold are "non-essential": a passage holding
+   only those cannot enter the top k;
+3. in each window the essential terms' postings are added into a small accumulator (term
    at a time, in query order, so the partial sums are exact);
-3. each touched passage is checked against the non-essential terms' bounds (per range of
-   passages where the index stores them), then those terms are looked up (galloping
-   search) from the most to the least promising, stopping as soon as the passage cannot
-   reach the threshold; a passage that holds a non-essential term is summed again from
-   scratch in query order;
-4. the top k sit in a heap ordered by (score, lower passage number first on ties).
+4. each touched passage is checked against the non-essential terms' block bounds, then
+   those terms are looked up (galloping search) from the most to the least promising,
+   stopping as soon as the passage cannot reach the threshold; a passage that holds a
+   non-essential term is summed again from scratch in query order;
+5. the top k sit in a heap ordered by (score, lower passage number first on ties).
 
 A threshold found beforehand (``seed``: the exact scores of the rarest terms' passages)
 prunes from the start. Pruning bounds carry a small relative margin, so rounding never
@@ -128,23 +132,6 @@ def _heap_push(heap_s, heap_d, size: int, k: int, score: float, doc: int) -> int
 
 
 @nb.njit(cache=True, nogil=True)
-def _range_bound(t: int, block: int, scale, rslot, rtf, rdl, k1: float, b: float, avgdl: float, ub) -> float:
-    """Highest contribution of term ``t`` in range ``block`` (its global bound without range data)."""
-    slot = rslot[t]
-    if slot < 0:
-        return ub[t]
-    tf = rtf[slot, block]
-    if tf == 0:
-        return 0.0
-    if tf >= TF_CAP:
-        x = k1 + 1.0
-    else:
-        norm = k1 * (1.0 - b + b * float(rdl[slot, block]) / avgdl)
-        x = float(tf) * (k1 + 1.0) / (float(tf) + norm)
-    return _padded(scale[t] * x)
-
-
-@nb.njit(cache=True, nogil=True)
 def _exact(doc_arr, tf_arr, starts, ends, idf, weight, norms, k1: float, doc: int) -> float:
     """One passage's score, every term looked up and added in query order."""
     score = 0.0
@@ -154,6 +141,62 @@ def _exact(doc_arr, tf_arr, starts, ends, idf, weight, norms, k1: float, doc: in
         if p >= 0:
             score += _contribution(idf[t], weight[t], float(tf_arr[p]), norm, k1)
     return score
+
+
+@nb.njit(cache=True, nogil=True)
+def _lower_bound(docs, lo: int, hi: int, target: int) -> int:
+    """First position in [lo, hi) whose passage is >= target (binary search)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if docs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_range_bounds(into, first_block: int, count: int, t: int, scale, rslot, rtf, rdl, k1: float, c0: float,
+                      c1: float) -> None:
+    """Add term ``t``'s bound in blocks first_block .. first_block + count - 1 (from the range
+    data, one range a block) to into[0 .. count - 1]."""
+    slot = rslot[t]
+    sc = scale[t] * (1.0 + MARGIN)
+    last = min(first_block + count, rtf.shape[1])
+    for r in range(first_block, last):
+        tf = rtf[slot, r]
+        if tf == 0:
+            continue
+        if tf >= TF_CAP:
+            into[r - first_block] += sc * (k1 + 1.0) + 1e-12
+        else:
+            ftf = float(tf)
+            into[r - first_block] += sc * (ftf * (k1 + 1.0) / (ftf + c0 + c1 * float(rdl[slot, r]))) + 1e-12
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_posting_bounds(into, first: int, doc_arr, tf_arr, pos: int, end: int, last: int, idf: float,
+                        weight: float, norms, k1: float) -> None:
+    """Add a term's best contribution in each block of passages first .. last - 1 to ``into``
+    (indexed by block from ``first``), from its postings at pos .. end."""
+    block = -1
+    best = 0.0
+    while pos < end:
+        doc = doc_arr[pos]
+        if doc >= last:
+            break
+        g = (doc - first) // BLOCK
+        if g != block:
+            if block >= 0:
+                into[block] += best
+            block = g
+            best = 0.0
+        c = _padded(_contribution(idf, weight, float(tf_arr[pos]), norms[doc], k1))
+        if c > best:
+            best = c
+        pos += 1
+    if block >= 0:
+        into[block] += best
 
 
 @nb.njit(cache=True, nogil=True)
@@ -198,7 +241,7 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         taken = 0
         for j in range(nt):
             t = by_df[j]
-            if taken > 0 and taken + (ends[t] - starts[t]) > seed_postings:
+            if taken + (ends[t] - starts[t]) > (seed_postings if taken else 4 * seed_postings):
                 break
             for p in range(starts[t], ends[t]):
                 doc = doc_arr[p]
@@ -217,99 +260,78 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         if seed_size == k:
             threshold = seed_s[0]
 
+    # bounds per block of BLOCK passages (every term): range data for long lists, the postings
+    # for short ones; a window's bound is its best block's
+    n_docs = len(norms)
+    n_windows = (n_docs + WINDOW - 1) // WINDOW
+    n_blocks = WINDOW // BLOCK
+    c0 = k1 * (1.0 - b)  # a length norm is c0 + c1 * length (up to rounding; bounds carry a margin)
+    c1 = k1 * b / avgdl if avgdl > 0 else 0.0
+    ranged = np.zeros(nt, dtype=np.bool_)
+    for t in range(nt):
+        ranged[t] = rsize == BLOCK and rslot[t] >= 0 and rtf.shape[1] >= (n_docs + BLOCK - 1) // BLOCK
+    block_total = np.zeros(n_windows * n_blocks)
+    for t in range(nt):
+        if scale[t] <= 0.0:
+            continue
+        if ranged[t]:
+            _add_range_bounds(block_total, 0, len(block_total), t, scale, rslot, rtf, rdl, k1, c0, c1)
+        else:
+            _add_posting_bounds(block_total, 0, doc_arr, tf_arr, starts[t], ends[t], n_docs, idf[t], weight[t], norms, k1)
+    window_bound = np.zeros(n_windows)
+    for w in range(n_windows):
+        best = 0.0
+        for g in range(w * n_blocks, (w + 1) * n_blocks):
+            if block_total[g] > best:
+                best = block_total[g]
+        window_bound[w] = best
+    by_window = np.argsort(-window_bound, kind="mergesort")
+
     cursor = starts.copy()
     window_start_pos = starts.copy()
     acc = np.zeros(WINDOW)
     mark = np.zeros(WINDOW, dtype=np.bool_)
     touched = np.empty(WINDOW, dtype=np.int64)
     hit = np.zeros(nt, dtype=np.bool_)
-    n_blocks = WINDOW // BLOCK
-    block_major = np.zeros(n_blocks)  # per block of the window: bound of the essential terms
-    block_minor = np.zeros(n_blocks)  # and of the others
-    term_block = np.zeros(n_blocks)
+    block_minor = np.zeros(n_blocks)  # per block of a window: bound of the non-essential terms
     dead = np.zeros(n_blocks, dtype=np.bool_)
-    c0 = k1 * (1.0 - b)  # a length norm is c0 + c1 * length (up to rounding; bounds carry a margin)
-    c1 = k1 * b / avgdl if avgdl > 0 else 0.0
-    n_ranges = rtf.shape[1]
     n_minor = 0
     while n_minor < nt and prefix[n_minor] < threshold:
         n_minor += 1
-    n_docs = len(norms)
-    while n_minor < nt:
-        # the next window: the one holding the lowest passage an essential term still has
-        first = n_docs
-        for j in range(n_minor, nt):
-            t = by_bound[j]
-            if cursor[t] < ends[t] and doc_arr[cursor[t]] < first:
-                first = doc_arr[cursor[t]]
-        if first >= n_docs:
+    # windows from the most promising: the threshold rises early, and the rest are skipped
+    for w in by_window:
+        if n_minor >= nt or window_bound[w] * (1.0 + MARGIN) + 1e-12 < threshold:
             break
-        first = (first // WINDOW) * WINDOW
-        stats[0] += 1
+        first = w * WINDOW
         last = first + WINDOW
+        stats[0] += 1
         minor = n_minor  # fixed for this window: the accumulator holds the other terms
-        # 1. bounds per block of BLOCK passages: range data for long lists, the postings for short ones
-        block_major[:] = 0.0
-        block_minor[:] = 0.0
-        aligned = rsize == BLOCK
-        r0 = first // BLOCK
-        for t in range(nt):
-            if scale[t] <= 0.0:
-                continue
-            into = block_minor if rank[t] < minor else block_major
-            if rsize > 0 and rslot[t] >= 0:
-                slot_t = rslot[t]
-                sc = scale[t] * (1.0 + MARGIN)
-                if aligned:
-                    for g in range(min(n_blocks, n_ranges - r0)):
-                        tf = rtf[slot_t, r0 + g]
-                        if tf == 0:
-                            continue
-                        if tf >= TF_CAP:
-                            into[g] += sc * (k1 + 1.0) + 1e-12
-                        else:
-                            ftf = float(tf)
-                            into[g] += sc * (ftf * (k1 + 1.0) / (ftf + c0 + c1 * float(rdl[slot_t, r0 + g]))) + 1e-12
-                else:
-                    for g in range(n_blocks):
-                        lo_doc = first + g * BLOCK
-                        hi_doc = min(lo_doc + BLOCK, n_docs) - 1
-                        best = 0.0
-                        for r in range(lo_doc // rsize, hi_doc // rsize + 1):
-                            x = _range_bound(t, r, scale, rslot, rtf, rdl, k1, b, avgdl, ub)
-                            if x > best:
-                                best = x
-                        into[g] += best
-            else:
-                term_block[:] = 0.0
-                p = _advance(doc_arr, cursor[t], ends[t], first)
-                end = ends[t]
-                while p < end:
-                    doc = doc_arr[p]
-                    if doc >= last:
-                        break
-                    c = _padded(_contribution(idf[t], weight[t], float(tf_arr[p]), norms[doc], k1))
-                    g = (doc - first) // BLOCK
-                    if c > term_block[g]:
-                        term_block[g] = c
-                    p += 1
-                for g in range(n_blocks):
-                    into[g] += term_block[g]
         alive_blocks = 0
         for g in range(n_blocks):
-            dead[g] = (block_major[g] + block_minor[g]) * (1.0 + MARGIN) + 1e-12 < threshold
+            dead[g] = block_total[w * n_blocks + g] * (1.0 + MARGIN) + 1e-12 < threshold
             if not dead[g]:
                 alive_blocks += 1
         stats[1] += alive_blocks
-        # 2. the essential terms' postings, term by term in query order (exact partial sums)
+        if alive_blocks == 0:
+            continue
+        for t in range(nt):
+            cursor[t] = _lower_bound(doc_arr, starts[t], ends[t], first)
+        block_minor[:] = 0.0
+        for j in range(minor):
+            t = by_bound[j]
+            if scale[t] <= 0.0:
+                continue
+            if ranged[t]:
+                _add_range_bounds(block_minor, w * n_blocks, n_blocks, t, scale, rslot, rtf, rdl, k1, c0, c1)
+            else:
+                _add_posting_bounds(block_minor, first, doc_arr, tf_arr, cursor[t], ends[t], last, idf[t], weight[t],
+                                    norms, k1)
+        # the essential terms' postings, term by term in query order (exact partial sums)
         n_touched = 0
         for t in range(nt):
             if rank[t] < minor:
                 continue
             p = cursor[t]
-            if alive_blocks == 0:
-                cursor[t] = _advance(doc_arr, p, ends[t], last)
-                continue
             window_start_pos[t] = p
             end = ends[t]
             while p < end:
@@ -333,7 +355,7 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         else:
             slots = np.flatnonzero(mark)
         rest = prefix[minor - 1] if minor > 0 else 0.0
-        # 3. each touched passage: bounds, then the other terms from the most promising one
+        # each touched passage: bounds, then the other terms from the most promising one
         for slot in slots:
             partial = acc[slot]
             acc[slot] = 0.0

@@ -62,6 +62,7 @@ class Settings:
 
     corpus: Path
     index_dir: Path
+    preload_index: bool = False  # fault the posting arrays in at load (see config/settings.yaml)
     min_chars: int = 200
     max_chars: int = 900
     terms: TermOptions = TermOptions()
@@ -244,6 +245,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         corpus=read.path("corpus", base),
         telegram=load_telegram_settings(read),
         index_dir=read.path("index_dir", base, ".cache/index"),
+        preload_index=read.flag("preload_index", False),
         min_chars=min_chars,
         max_chars=max_chars,
         terms=TermOptions(

@@ -20,6 +20,7 @@ import gc
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import sqlite3
@@ -381,6 +382,30 @@ def _sample_crc32(path: Path) -> int:
     return crc
 
 
+PRELOADED = ("post_doc", "post_tf", "range_tf", "range_dl")  # what ``preload`` maps in at load
+
+
+def _load_array(path: Path, populate: bool) -> np.ndarray:
+    """A saved array, memory-mapped read-only; with ``populate`` its pages are mapped in at once."""
+    if not populate or not hasattr(mmap, "MAP_POPULATE") or path.stat().st_size == 0:
+        return np.load(path, mmap_mode="r")
+    with open(path, "rb") as handle:
+        major, _ = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+        mapped = mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+    count = int(np.prod(shape)) if shape else 1
+    array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def _map_file(path: Path) -> mmap.mmap:
+    """A file mapped read-only (slices are plain bytes: a passage's text costs one copy)."""
+    with open(path, "rb") as handle:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 def fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(str(path), os.O_RDONLY)
@@ -560,20 +585,25 @@ def read_manifest(version: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_index(index_dir: Path, params: BM25Params, verify: bool | str = "quick") -> PassageIndex:
+def load_index(
+    index_dir: Path, params: BM25Params, verify: bool | str = "quick", preload: bool = False
+) -> PassageIndex:
     """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged.
+
+    ``preload`` maps the posting arrays in at once (MAP_POPULATE): loading takes longer, and
+    queries then never wait for a page of a posting list to be mapped on first use.
 
     ``verify``: "quick" (default) checks every file's size, the full CRC32 of files under
     32 MiB and a CRC32 of 64 blocks spread over each bigger file (a 1M-passage index loads
     in well under a second); True or "full" checks the full CRC32 of every file; False
     checks sizes only.
     """
-    version, manifest, parts, idf = load_parts(index_dir, verify)
+    version, manifest, parts, idf = load_parts(index_dir, verify, preload=preload)
     return PassageIndex(parts, idf, manifest, params)
 
 
 def load_parts(
-    index_dir: Path, verify: bool | str = "quick", lazy: bool = False
+    index_dir: Path, verify: bool | str = "quick", lazy: bool = False, preload: bool = False
 ) -> tuple[Path, dict[str, Any], list[Part], np.ndarray]:
     """The current version's folder, manifest, parts and idf (see ``load_index``); with
     ``lazy`` the parts' article lists are read only when used."""
@@ -597,12 +627,10 @@ def load_parts(
         parts, r0 = [], 0
         for info in manifest["parts"]:
             name = info["name"]
-            arrays = {key: np.load(version / f"{name}.{key}.npy", mmap_mode="r") for key in PART_ARRAYS}
+            arrays = {key: _load_array(version / f"{name}.{key}.npy", preload and key in PRELOADED) for key in PART_ARRAYS}
             articles_file = version / f"{name}.articles.json"
             size = (version / f"{name}.passages.txt").stat().st_size
-            texts: bytes | memoryview = (
-                np.memmap(version / f"{name}.passages.txt", dtype=np.uint8, mode="r") if size else b""
-            )
+            texts: bytes | mmap.mmap = _map_file(version / f"{name}.passages.txt") if size else b""
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(
@@ -898,7 +926,7 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
         raise FileNotFoundError(str(settings.corpus))
     reason = ""
     try:
-        index = load_index(settings.index_dir, settings.bm25)
+        index = load_index(settings.index_dir, settings.bm25, preload=settings.preload_index)
         if index.manifest.get("fingerprint") == full_fingerprint(settings):
             problems = [LoadProblem(*p.split(": ", 1)) if ": " in p else LoadProblem(p, "") for p in index.manifest.get("problems", [])]
             return index, BuildReport(
@@ -914,4 +942,4 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
     report.action = "built" if reason.startswith("no index") else "rebuilt"
     report.reason = reason
     report.seconds = time.perf_counter() - started
-    return load_index(settings.index_dir, settings.bm25), report
+    return load_index(settings.index_dir, settings.bm25, preload=settings.preload_index), report

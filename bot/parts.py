@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ class Part:
 
     name: str
     arrays: dict[str, np.ndarray]
-    texts: bytes | memoryview
+    texts: bytes | mmap.mmap  # every passage's text, one after another (UTF-8)
     articles: list[dict[str, Any]] | None  # None: not read yet (``articles_file``)
     dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
     dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
@@ -240,7 +241,7 @@ class PassageIndex:
         part = self.parts[number]
         offsets = part.arrays["passage_offsets"]
         start, end = int(offsets[local]), int(offsets[local + 1])
-        return bytes(part.texts[start:end]).decode("utf-8")
+        return part.texts[start:end].decode("utf-8")
 
     def passage_article(self, passage: int) -> dict[str, Any]:
         return self._all_articles[int(self._slot_article[passage])]
@@ -268,7 +269,7 @@ class PassageIndex:
         return dict(self.parts[0].arrays, term_idf=self.idf_rows)
 
     @property
-    def texts_blob(self) -> bytes | memoryview:
+    def texts_blob(self) -> bytes | mmap.mmap:
         if len(self.parts) != 1:
             raise ValueError("the index has several parts; build it in full first")
         return self.parts[0].texts
