@@ -74,9 +74,9 @@ class TermFinder:
                     hits.append((i, pair))
         return hits
 
-    def matched_weight(self, tokens: list[str]) -> float:
-        """The weight of the distinct question terms found anywhere in the tokens."""
-        return sum(self.weights[term] for term in {term for _, term in self.hits(tokens)})
+    def found(self, tokens: list[str]) -> set[str]:
+        """The distinct question terms found anywhere in the tokens."""
+        return {term for _, term in self.hits(tokens)}
 
 
 def best_window(hits: list[tuple[int, str]], weights: dict[str, float], width: int) -> float:
