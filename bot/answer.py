@@ -165,7 +165,7 @@ def rerank(
     depth = options.rerank_depth
     weights = weighed.weights
     total = sum(weights.values())
-    names = weighed.names if options.name_weight else frozenset()
+    names = frozenset(t for t in weighed.names if weights[t] > 0) if options.name_weight else frozenset()
     if depth <= 0 or not candidates or total <= 0 or not (options.window_weight or names or options.title_weight):
         return candidates
     name_total = sum(weights[t] for t in names)
@@ -174,6 +174,8 @@ def rerank(
     rescored: list[tuple[int, float]] = []
     for passage, score in candidates[:depth]:
         factor = 1.0
+        in_title: set[str] = set()
+        hits: list[tuple[int, str]] = []
         if names or options.title_weight:
             article = index.passage_article(passage)
             if article["id"] not in titles:
