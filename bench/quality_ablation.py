@@ -35,7 +35,7 @@ def variants(final: Settings) -> list[tuple[str, Settings]]:
         terms=replace(final.terms, words=True, abbreviations=()),
         stopwords=CORE_STOPWORDS,
         bm25=replace(final.bm25, k1=1.5),
-        answer=replace(final.answer, bigram_weight=1.0, window_weight=0.0, title_weight=0.0),
+        answer=replace(final.answer, bigram_weight=1.0, window_weight=0.0, title_weight=0.0, name_weight=0.0),
     )
     steps = [("first version: syllables + bigrams + pyvi words, folded copy, long stop list", core)]
     s = replace(core, terms=replace(core.terms, words=False))
@@ -46,13 +46,15 @@ def variants(final: Settings) -> list[tuple[str, Settings]]:
     steps.append((f"bigram weight {final.answer.bigram_weight:g}", s))
     s = replace(s, bm25=final.bm25)
     steps.append((f"k1 {final.bm25.k1:g}, b {final.bm25.b:g}", s))
-    s = replace(final, answer=replace(final.answer, window_weight=0.0, title_weight=0.0))
+    s = replace(final, answer=replace(final.answer, window_weight=0.0, title_weight=0.0, name_weight=0.0))
     steps.append(("+ abbreviations (config/abbreviations.yaml)", s))
+    s = replace(s, answer=replace(s.answer, window_weight=final.answer.window_weight))
     steps.append((
         f"+ proximity re-rank of the top {final.answer.rerank_depth} (window {final.answer.window_width}, "
-        f"weight {final.answer.window_weight:g}) = configured",
-        final,
+        f"weight {final.answer.window_weight:g})",
+        s,
     ))
+    steps.append((f"+ names of the question in the passage or title (weight {final.answer.name_weight:g}) = configured", final))
     return steps
 
 

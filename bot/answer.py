@@ -105,6 +105,7 @@ class TermWeights:
 
     weights: dict[str, float]
     unknown: float
+    names: frozenset[str] = frozenset()  # the known terms that are syllables of names
 
     @property
     def total(self) -> float:
@@ -126,7 +127,7 @@ def term_weights(index: PassageIndex, query: QueryTerms) -> TermWeights:
             unknown += weight * _weight_idf(n, 0)
         else:
             weights[term] = weight * _weight_idf(n, df)
-    return TermWeights(weights, unknown)
+    return TermWeights(weights, unknown, query.names & weights.keys())
 
 
 def coverage(index: PassageIndex, weighed: TermWeights, passage: int) -> float:
@@ -146,31 +147,42 @@ def rerank(
     candidates: list[tuple[int, float]],
     options: AnswerSettings,
 ) -> list[tuple[int, float]]:
-    """The first ``rerank_depth`` candidates re-scored by how close together the question's
-    terms stand in the passage (best window) and how much of the question the article's
-    title holds; the others follow unchanged. A score grows by its size times
-    (1 + window_weight * window share) * (1 + title_weight * title share) - 1."""
+    """The first ``rerank_depth`` candidates re-scored; the others follow unchanged.
+
+    A score grows by its size times (1 + window_weight * window share) * (1 + name_weight *
+    name share) * (1 + title_weight * title share) - 1, where the window share is the
+    question's weight found within the passage's best window, the name share that of the
+    question's names (``bot.text.name_syllables``) found in the passage or its article's
+    title, and the title share the question's weight found in that title.
+    """
     depth = options.rerank_depth
-    if depth <= 0 or not candidates or not (options.window_weight or options.title_weight):
-        return candidates
     weights = weighed.weights
     total = sum(weights.values())
-    if total <= 0:
+    names = frozenset(t for t in weighed.names if weights[t] > 0) if options.name_weight else frozenset()
+    if depth <= 0 or not candidates or total <= 0 or not (options.window_weight or names or options.title_weight):
         return candidates
+    name_total = sum(weights[t] for t in names)
     finder = TermFinder(weights)
-    titles: dict[str, float] = {}  # by article id
+    titles: dict[str, set[str]] = {}  # terms found in each article's title, by article id
     rescored: list[tuple[int, float]] = []
     for passage, score in candidates[:depth]:
         factor = 1.0
-        if options.window_weight:
-            hits = finder.hits(passage_tokens(index.passage_text(passage)))
-            factor *= 1 + options.window_weight * best_window(hits, weights, options.window_width) / total
-        if options.title_weight:
+        in_title: set[str] = set()
+        hits: list[tuple[int, str]] = []
+        if names or options.title_weight:
             article = index.passage_article(passage)
             if article["id"] not in titles:
-                title = article.get("title") or ""
-                titles[article["id"]] = finder.matched_weight(passage_tokens(title)) / total
-            factor *= 1 + options.title_weight * titles[article["id"]]
+                titles[article["id"]] = finder.found(passage_tokens(article.get("title") or ""))
+            in_title = titles[article["id"]]
+        if options.window_weight or names:
+            hits = finder.hits(passage_tokens(index.passage_text(passage)))
+        if options.window_weight:
+            factor *= 1 + options.window_weight * best_window(hits, weights, options.window_width) / total
+        if names:
+            found = names & ({term for _, term in hits} | in_title)
+            factor *= 1 + options.name_weight * sum(weights[t] for t in found) / name_total
+        if options.title_weight:
+            factor *= 1 + options.title_weight * sum(weights[t] for t in in_title) / total
         rescored.append((passage, score + abs(score) * (factor - 1)))  # BM25Okapi can score below 0
     rescored.sort(key=lambda pair: (-pair[1], pair[0]))
     return rescored + candidates[depth:]

@@ -31,6 +31,7 @@ class AnswerSettings:
     window_width: int = 20  # syllables in the proximity window
     window_weight: float = 0.0  # score times (1 + this * share of the question in the best window)
     title_weight: float = 0.0  # score times (1 + this * share of the question in the article's title)
+    name_weight: float = 0.0  # score times (1 + this * share of the question's names in the passage or title)
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
 
@@ -238,6 +239,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         window_width=read.number("answer.window_width", 20, 1, 1000, integer=True),
         window_weight=read.number("answer.window_weight", 0.0, 0, 100),
         title_weight=read.number("answer.title_weight", 0.0, 0, 100),
+        name_weight=read.number("answer.name_weight", 0.0, 0, 100),
         duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
         max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
     )

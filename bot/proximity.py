@@ -46,15 +46,12 @@ class TermFinder:
                 self._wanted.update(prefix + s for s in term[len(prefix) :].split(" "))
         self._seen: dict[str, tuple[str, str] | None] = {}
 
-    def _useful(self, token: str) -> tuple[str, str] | None:
-        forms = _forms(token)
-        return forms if forms[0] in self._wanted or forms[1] in self._wanted else None
-
     def hits(self, tokens: list[str]) -> list[tuple[int, str]]:
         """(position, term) for every question term found in the tokens."""
-        seen = self._seen
+        seen, wanted = self._seen, self._wanted
         for token in set(tokens).difference(seen):
-            seen[token] = self._useful(token)
+            forms = _forms(token)  # what the token matches, or None when it matches nothing
+            seen[token] = forms if forms[0] in wanted or forms[1] in wanted else None
         weights = self.weights
         hits: list[tuple[int, str]] = []
         last = len(tokens) - 1
@@ -74,9 +71,9 @@ class TermFinder:
                     hits.append((i, pair))
         return hits
 
-    def matched_weight(self, tokens: list[str]) -> float:
-        """The weight of the distinct question terms found anywhere in the tokens."""
-        return sum(self.weights[term] for term in {term for _, term in self.hits(tokens)})
+    def found(self, tokens: list[str]) -> set[str]:
+        """The distinct question terms found anywhere in the tokens."""
+        return {term for _, term in self.hits(tokens)}
 
 
 def best_window(hits: list[tuple[int, str]], weights: dict[str, float], width: int) -> float:

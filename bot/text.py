@@ -250,6 +250,7 @@ class QueryTerms:
     weights: tuple[float, ...]
     words: tuple[str, ...]
     accented: bool
+    names: frozenset[str] = frozenset()  # the terms that are syllables of names (see name_syllables)
 
 
 def query_terms(
@@ -299,7 +300,40 @@ def query_terms(
     if options.folded:
         terms.extend(FOLD_PREFIX + fold_accents(t) for t in exact)
         weights.extend(w * (fold_weight if accented else 1.0) for w in base)
-    return QueryTerms(tuple(terms), tuple(weights), tuple(dict.fromkeys(words)), accented)
+    named = name_syllables(text)
+    names = frozenset(t for t in terms if (fold_accents(t[len(FOLD_PREFIX) :]) if t[0] == FOLD_PREFIX else t) in named)
+    return QueryTerms(tuple(terms), tuple(weights), tuple(dict.fromkeys(words)), accented, names)
+
+
+# a word, or any other single visible character
+_NAME_TOKEN_RE = re.compile(r"[^\W_]+|\S")
+_SENTENCE_END = frozenset(".!?:;…")
+
+
+def name_syllables(text: str) -> frozenset[str]:
+    """Syllables of the names a text writes with capitals ('Roosevelt', 'Hoa Kỳ'), lower-case,
+    in the index's spelling, each also accent-free.
+
+    Vietnamese capitalises every syllable of a name and nothing else but a sentence's
+    first word; so a capitalised word counts unless it starts a sentence, where it counts
+    only when the next word is capitalised too ('Hoa Kỳ có ...', not 'Nước biển ...').
+    A text typed all in capitals or title case names nothing.
+    """
+    tokens = _NAME_TOKEN_RE.findall(text)
+    words = [(i, t) for i, t in enumerate(tokens) if t[0].isalpha()]
+    capital = [t[0].isupper() for _, t in words]
+    if all(capital):
+        return frozenset()
+    names: set[str] = set()
+    for n, (i, token) in enumerate(words):
+        if not capital[n]:
+            continue
+        starts = i == 0 or tokens[i - 1] in _SENTENCE_END
+        if starts and not (n + 1 < len(words) and capital[n + 1]):
+            continue
+        syllable = canonical_syllable(canonical_tones(token).lower())
+        names.update((syllable, fold_accents(syllable)))
+    return frozenset(names)
 
 
 @lru_cache(maxsize=64)  # an answer highlights the same passage once per question word

@@ -106,9 +106,9 @@ def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: lis
 
     corpus = _write(tmp_path / "c.jsonl.gz", articles)
     settings = _settings(corpus, tmp_path / "ix")
-    settings = replace(  # the BM25 stage alone: no proximity or title re-rank
+    settings = replace(  # the BM25 stage alone: no proximity, name or title re-rank
         settings,
-        answer=replace(settings.answer, duplicate_similarity=1.01, min_coverage=0.0, window_weight=0.0, title_weight=0.0),
+        answer=replace(settings.answer, duplicate_similarity=1.01, min_coverage=0.0, window_weight=0.0, title_weight=0.0, name_weight=0.0),
     )
     index, _ = ensure_index(settings)
     tokens = []

@@ -73,7 +73,7 @@ def test_rerank_prefers_the_passage_whose_matches_stand_together(two_passages):
     settings, index = two_passages
     weighed = _weighed(index, settings, "Cầu Long Biên khánh thành năm nào?")
     tied = [(0, 10.0), (1, 10.0)]  # passage 0 scatters the words, passage 1 holds them in one sentence
-    options = replace(settings.answer, window_weight=2.0, title_weight=0.0)
+    options = replace(settings.answer, window_weight=2.0, title_weight=0.0, name_weight=0.0)
     assert [p for p, _ in rerank(index, weighed, tied, options)] == [1, 0]
     off = replace(options, window_weight=0.0)
     assert rerank(index, weighed, tied, off) == tied
@@ -85,7 +85,7 @@ def test_rerank_by_title_when_asked(two_passages):
     settings, index = two_passages
     weighed = _weighed(index, settings, "đường sắt")
     tied = [(1, 10.0), (0, 10.0)]
-    options = replace(settings.answer, window_weight=0.0, title_weight=1.0)
+    options = replace(settings.answer, window_weight=0.0, title_weight=1.0, name_weight=0.0)
     assert rerank(index, weighed, tied, options)[0][0] == 0  # article "Đường sắt"
 
 
@@ -93,7 +93,7 @@ def test_rerank_lifts_negative_scores_too(two_passages):
     # in a tiny corpus BM25Okapi scores can be negative: the bonus must still raise them
     settings, index = two_passages
     weighed = _weighed(index, settings, "Cầu Long Biên khánh thành năm nào?")
-    options = replace(settings.answer, window_weight=2.0, title_weight=0.0)
+    options = replace(settings.answer, window_weight=2.0, title_weight=0.0, name_weight=0.0)
     assert [p for p, _ in rerank(index, weighed, [(0, -1.0), (1, -1.0)], options)] == [1, 0]
 
 
@@ -103,3 +103,15 @@ def test_rank_passages_cuts_to_depth_after_reranking(two_passages):
     deep = rank_passages(index, question, settings, 2)
     shallow = rank_passages(index, question, settings, 1)
     assert shallow.candidates == deep.candidates[:1]
+
+
+def test_rerank_prefers_the_passage_that_holds_the_question_names(two_passages):
+    settings, index = two_passages
+    # both passages hold "khánh thành"; only passage 0 holds the name "Hải Phòng"
+    weighed = _weighed(index, settings, "Nhà ga nào khánh thành ở Hải Phòng?")
+    assert weighed.names == {"hải", "phòng", "~hai", "~phong"}
+    tied = [(1, 10.0), (0, 10.0)]
+    options = replace(settings.answer, window_weight=0.0, title_weight=0.0, name_weight=1.0)
+    assert [p for p, _ in rerank(index, weighed, tied, options)] == [0, 1]
+    off = replace(options, name_weight=0.0)
+    assert rerank(index, weighed, tied, off) == tied

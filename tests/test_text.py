@@ -8,6 +8,7 @@ from bot.text import (
     has_diacritics,
     highlight_spans,
     index_terms,
+    name_syllables,
     normalize,
     query_terms,
     segment,
@@ -113,3 +114,19 @@ def test_highlight_spans_ignore_case_accents_and_tone_style():
 def test_highlight_codes_literally():
     text = "Nghị quyết số 128/NQ-CP của Chính phủ"
     assert [text[s:e] for s, e in highlight_spans(text, ["128/nq-cp"])] == ["128/NQ-CP"]
+
+
+def test_name_syllables_are_the_capitalised_words_not_sentence_starts():
+    assert name_syllables("Nước biển ở đâu của Phần Lan mặn nhất?") == {"phần", "lan", "phan"}
+    # a sentence's first word counts when the next word is capitalised too (a name)
+    assert name_syllables("Hoa Kỳ có bao nhiêu bang? Gandhi sinh năm nào") == {"hoa", "kì", "ki"}
+    assert name_syllables("Roosevelt làm gì") == set()
+    # typed in capitals or title case: capitals say nothing
+    assert name_syllables("HÀ NỘI CÓ GÌ") == set()
+    assert name_syllables("Hà Nội Có Gì") == set()
+
+
+def test_query_names_are_the_terms_of_those_syllables():
+    names = query_terms("Rừng Vincennes ở đâu?").names
+    assert names == {"rừng", "vincennes", "~rung", "~vincennes"}
+    assert query_terms("rung vincennes o dau").names == frozenset()
