@@ -382,9 +382,6 @@ def _sample_crc32(path: Path) -> int:
     return crc
 
 
-PRELOADED = ("post_doc", "post_tf", "range_tf", "range_dl")  # what ``preload`` maps in at load
-
-
 def _load_array(path: Path, populate: bool) -> np.ndarray:
     """A saved array, memory-mapped read-only; with ``populate`` its pages are mapped in at once."""
     if not populate or not hasattr(mmap, "MAP_POPULATE") or path.stat().st_size == 0:
@@ -400,10 +397,12 @@ def _load_array(path: Path, populate: bool) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran else "C")
 
 
-def _map_file(path: Path) -> mmap.mmap:
-    """A file mapped read-only (slices are plain bytes: a passage's text costs one copy)."""
+def _map_file(path: Path, populate: bool = False) -> mmap.mmap:
+    """A file mapped read-only (slices are plain bytes: a passage's text costs one copy);
+    with ``populate`` its pages are mapped in at once."""
+    flags = mmap.MAP_SHARED | (mmap.MAP_POPULATE if populate and hasattr(mmap, "MAP_POPULATE") else 0)
     with open(path, "rb") as handle:
-        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
 
 
 def fsync_dir(path: Path) -> None:
@@ -590,8 +589,8 @@ def load_index(
 ) -> PassageIndex:
     """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged.
 
-    ``preload`` maps the posting arrays in at once (MAP_POPULATE): loading takes longer, and
-    queries then never wait for a page of a posting list to be mapped on first use.
+    ``preload`` maps every array and the passage texts in at once (MAP_POPULATE): loading
+    takes longer, and questions never wait for a page to be mapped on first use.
 
     ``verify``: "quick" (default) checks every file's size, the full CRC32 of files under
     32 MiB and a CRC32 of 64 blocks spread over each bigger file (a 1M-passage index loads
@@ -627,10 +626,10 @@ def load_parts(
         parts, r0 = [], 0
         for info in manifest["parts"]:
             name = info["name"]
-            arrays = {key: _load_array(version / f"{name}.{key}.npy", preload and key in PRELOADED) for key in PART_ARRAYS}
+            arrays = {key: _load_array(version / f"{name}.{key}.npy", preload) for key in PART_ARRAYS}
             articles_file = version / f"{name}.articles.json"
             size = (version / f"{name}.passages.txt").stat().st_size
-            texts: bytes | mmap.mmap = _map_file(version / f"{name}.passages.txt") if size else b""
+            texts: bytes | mmap.mmap = _map_file(version / f"{name}.passages.txt", preload) if size else b""
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(

@@ -70,6 +70,7 @@ class Part:
     def row(self, key: np.uint64) -> int | None:
         """The row of a term (by ``term_hash`` key), or None when no passage of the part has it."""
         hashes = self.arrays["term_hash"]
+        key = np.uint64(key)  # a Python int would make numpy compare every key as a float
         row = int(np.searchsorted(hashes, key))
         return row if row < len(hashes) and hashes[row] == key else None
 
