@@ -10,9 +10,9 @@ order. Passages are visited in windows of ``WINDOW`` passage numbers:
    short ones); windows are visited from the highest bound down, so the threshold (the
    k-th best score so far) rises early, and once a window's bound is below it, the search
    stops; inside a window, blocks below it are skipped;
-2. the query terms are sorted by their highest possible contribution; the cheapest ones
-   whose bounds add up to less than the threshold are "non-essential": a passage holding
-   only those cannot enter the top k;
+2. the query terms are sorted by postings per unit of their highest possible contribution;
+   the first ones whose bounds add up to less than the threshold are "non-essential": a
+   passage holding only those cannot enter the top k;
 3. in each window the essential terms' postings are added into a small accumulator (term
    at a time, in query order, so the partial sums are exact);
 4. each touched passage is checked against the non-essential terms' block bounds, then
@@ -157,30 +157,36 @@ def _lower_bound(docs, lo: int, hi: int, target: int) -> int:
 
 @nb.njit(cache=True, nogil=True)
 def _add_range_bounds(into, first_block: int, count: int, t: int, scale, rslot, rtf, rdl, k1: float, c0: float,
-                      c1: float) -> None:
+                      c1: float) -> float:
     """Add term ``t``'s bound in blocks first_block .. first_block + count - 1 (from the range
-    data, one range a block) to into[0 .. count - 1]."""
+    data, one range a block) to into[0 .. count - 1]; returns the highest of them."""
     slot = rslot[t]
     sc = scale[t] * (1.0 + MARGIN)
     last = min(first_block + count, rtf.shape[1])
+    highest = 0.0
     for r in range(first_block, last):
         tf = rtf[slot, r]
         if tf == 0:
             continue
         if tf >= TF_CAP:
-            into[r - first_block] += sc * (k1 + 1.0) + 1e-12
+            bound = sc * (k1 + 1.0) + 1e-12
         else:
             ftf = float(tf)
-            into[r - first_block] += sc * (ftf * (k1 + 1.0) / (ftf + c0 + c1 * float(rdl[slot, r]))) + 1e-12
+            bound = sc * (ftf * (k1 + 1.0) / (ftf + c0 + c1 * float(rdl[slot, r]))) + 1e-12
+        into[r - first_block] += bound
+        if bound > highest:
+            highest = bound
+    return highest
 
 
 @nb.njit(cache=True, nogil=True)
 def _add_posting_bounds(into, first: int, doc_arr, tf_arr, pos: int, end: int, last: int, idf: float,
-                        weight: float, norms, k1: float) -> None:
+                        weight: float, norms, k1: float) -> float:
     """Add a term's best contribution in each block of passages first .. last - 1 to ``into``
-    (indexed by block from ``first``), from its postings at pos .. end."""
+    (indexed by block from ``first``), from its postings at pos .. end; returns the highest."""
     block = -1
     best = 0.0
+    highest = 0.0
     while pos < end:
         doc = doc_arr[pos]
         if doc >= last:
@@ -189,6 +195,7 @@ def _add_posting_bounds(into, first: int, doc_arr, tf_arr, pos: int, end: int, l
         if g != block:
             if block >= 0:
                 into[block] += best
+                highest = max(highest, best)
             block = g
             best = 0.0
         c = _padded(_contribution(idf, weight, float(tf_arr[pos]), norms[doc], k1))
@@ -197,6 +204,19 @@ def _add_posting_bounds(into, first: int, doc_arr, tf_arr, pos: int, end: int, l
         pos += 1
     if block >= 0:
         into[block] += best
+        highest = max(highest, best)
+    return highest
+
+
+@nb.njit(cache=True, nogil=True)
+def _minor_first(ub, df):
+    """The terms in the order they become non-essential as the threshold rises: most postings
+    per unit of bound first (a long list of a term that adds little is the first to be only
+    looked up; a rare term that decides the ranking stays essential)."""
+    cost = np.empty(len(ub))
+    for t in range(len(ub)):
+        cost[t] = -np.inf if ub[t] <= 0.0 else -(df[t] / ub[t])
+    return np.argsort(cost, kind="mergesort")
 
 
 @nb.njit(cache=True, nogil=True)
@@ -217,7 +237,7 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         else:
             x = k1 + 1.0
         ub[t] = _padded(scale[t] * x)
-    by_bound = np.argsort(ub, kind="mergesort")
+    by_bound = _minor_first(ub, ends - starts)
     prefix = np.empty(nt)
     total = 0.0
     for j in range(nt):
@@ -275,9 +295,18 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         if scale[t] <= 0.0:
             continue
         if ranged[t]:
-            _add_range_bounds(block_total, 0, len(block_total), t, scale, rslot, rtf, rdl, k1, c0, c1)
+            highest = _add_range_bounds(block_total, 0, len(block_total), t, scale, rslot, rtf, rdl, k1, c0, c1)
         else:
-            _add_posting_bounds(block_total, 0, doc_arr, tf_arr, starts[t], ends[t], n_docs, idf[t], weight[t], norms, k1)
+            highest = _add_posting_bounds(block_total, 0, doc_arr, tf_arr, starts[t], ends[t], n_docs, idf[t],
+                                          weight[t], norms, k1)
+        ub[t] = min(ub[t], highest)  # the term's best block: a tighter bound than tf_max gives
+    by_bound = _minor_first(ub, ends - starts)
+    total = 0.0
+    for j in range(nt):
+        total += ub[by_bound[j]]
+        prefix[j] = total
+    for j in range(nt):
+        rank[by_bound[j]] = j
     window_bound = np.zeros(n_windows)
     for w in range(n_windows):
         best = 0.0
