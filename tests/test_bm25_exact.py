@@ -119,3 +119,28 @@ def test_cache_round_trip() -> None:
         assert np.array_equal(getattr(back, name), getattr(item, name))
     with pytest.raises(ValueError):
         SegmentedArticle.from_bytes("k", item.to_bytes()[:-3])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_top_k_over_many_windows_with_tied_copies(seed: int) -> None:
+    """Passages in several windows of the compiled scorer, each passage present four times
+    (equal scores everywhere): the top k and their order are still rank-bm25's."""
+    rng = random.Random(100 + seed)
+    base = _random_corpus(rng, 3000, 300, 6)
+    corpus = base * 4  # 12,000 passages: three windows of 4,096
+    params = BM25Params()
+    bm25 = BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    arrays = _index(corpus, params.epsilon)
+    norms = length_norms(arrays["doc_len"], params)
+    avgdl = int(arrays["doc_len"].sum()) / len(arrays["doc_len"])
+    for _ in range(12):
+        terms = [f"w{rng.randrange(rng.choice([6, 40, 300]))}" for _ in range(rng.randint(1, 25))]
+        weights = [rng.choice([1.0, 0.5, 0.3]) for _ in terms]
+        expected = _reference(bm25, terms, weights)
+        postings, idf = _query_inputs(arrays, terms, True, (64, params, rng))
+        k = rng.choice([1, 3, 10, 30])
+        ref = sorted(np.flatnonzero(expected > 0), key=lambda d: (-expected[d], d))[:k]
+        best, _ = best_passages(postings, idf, weights, norms, params.k1, k, b=params.b, avgdl=avgdl,
+                                seed_postings=rng.choice([0, 256]))
+        assert [d for d, _ in best] == [int(d) for d in ref]
+        assert [s for _, s in best] == [float(expected[d]) for d in ref]
