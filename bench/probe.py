@@ -1,6 +1,6 @@
 """One measurement in a fresh process: load an index, answer the questions, report JSON.
 
-``python -m bench.probe INDEX_DIR QUESTIONS.json`` prints load time, resident memory and
+``python -m bench.probe INDEX_DIR QUESTIONS.json [--no-preload]`` prints load time, resident memory and
 per-question latencies and top-10 passages (run as a child so memory is its own).
 """
 
@@ -25,6 +25,7 @@ def rss_mb(kind: str = "VmRSS") -> float:
 
 def main(argv: list[str]) -> int:
     index_dir, questions_file = Path(argv[0]), Path(argv[1])
+    preload = "--no-preload" not in argv[2:]
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
     from bot.answer import answer_question, question_terms
     from bot.config import load_settings
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
     query_terms("khởi động", settings.terms)  # import pyvi before timing (0.8 s once per process)
     rss_before, anon_before = rss_mb(), rss_mb("RssAnon")
     started = time.perf_counter()
-    index = load_index(index_dir, settings.bm25, preload=settings.preload_index)
+    index = load_index(index_dir, settings.bm25, preload=settings.preload_index and preload)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     load_index(index_dir, settings.bm25, verify="full")

@@ -226,16 +226,21 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
+def run_probe(index_dir: Path, qfile: Path, *flags: str) -> dict[str, Any]:
+    """``bench.probe`` in a fresh process (its memory is its own)."""
+    done = subprocess.run([sys.executable, "-m", "bench.probe", str(index_dir), str(qfile), *flags],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    return json.loads(done.stdout)
+
+
 def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, settings: Any) -> dict[str, Any]:
     from bot.index import load_index
 
     qfile = index_dir / "questions.json"
     qfile.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "bench.probe", str(index_dir), str(qfile)],
-                          capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr)
-    probe = json.loads(done.stdout)
+    probe = run_probe(index_dir, qfile)
     row: dict[str, Any] = {
         "name": name,
         "passages": probe["passages"],
@@ -252,6 +257,15 @@ def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, 
     for kind in ("rank", "answer"):
         for q in (50, 95, 99):
             row[f"{kind}_p{q}_ms"] = pct(probe[f"{kind}_ms"], q)
+    if settings.preload_index:  # the same without mapping the files in at load
+        cold = run_probe(index_dir, qfile, "--no-preload")
+        row["no_preload"] = {
+            "load_s": cold["load_s"],
+            "rss_after_queries_mb": cold["rss_after_queries_mb"],
+            "anon_after_queries_mb": cold.get("anon_after_queries_mb"),
+            **{f"rank_p{q}_ms": pct(cold["rank_ms"], q) for q in (50, 95, 99)},
+            "answer_p50_ms": pct(cold["answer_ms"], 50),
+        }
     subset = questions[:n_bm25]
     log(f"  rank-bm25 on {len(subset)} questions at {probe['passages']} passages ...")
     index = load_index(index_dir, settings.bm25, verify=False)
