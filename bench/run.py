@@ -428,6 +428,15 @@ def table(f: dict[str, Any]) -> str:
             f"{r['rank_p99_ms']:.1f} | {r['answer_p50_ms']:.1f} | {r['bm25_p50_ms']:.0f} ({r['bm25_questions']}) | "
             f"{r['speedup_p50']:.0f}x | {r['top10_identical']}/{r['bm25_questions']} |"
         )
+    for r in f["sizes"]:
+        cold = r.get("no_preload")
+        if cold:
+            lines.append(
+                f"{r['name']} without preload_index: load {cold['load_s']:.2f} s, p50/p95/p99 "
+                f"{cold['rank_p50_ms']:.1f}/{cold['rank_p95_ms']:.1f}/{cold['rank_p99_ms']:.1f} ms, answer p50 "
+                f"{cold['answer_p50_ms']:.1f} ms, RSS {cold['rss_after_queries_mb']:.0f} MB "
+                f"(anon {cold.get('anon_after_queries_mb') or float('nan'):.0f})"
+            )
     return "\n".join(lines)
 
 
