@@ -24,7 +24,6 @@ import sqlite3
 import struct
 import time
 import zlib
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from bot.bm25 import RANGE_SIZE, BM25Params, Postings, Scratch, length_norms, ok
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.passages import split_article
-from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
+from bot.text import TEXT_VERSION, TermOptions, index_term_counts, normalize
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +144,13 @@ def segment_article(
 ) -> tuple[list[str], list[list[tuple[str, int]]], list[int]]:
     """Split an article into passages and count each passage's terms."""
     passages = split_article(article, min_chars, max_chars)
-    title_terms = index_terms(normalize(article.title), options) if title_in_passages and article.title else []
+    title_terms = index_term_counts(normalize(article.title), options) if title_in_passages and article.title else None
     texts, terms, lengths = [], [], []
     for passage in passages:
-        tokens = index_terms(normalize(passage.text), options) + title_terms
-        counts = Counter(tokens)
+        counts = index_term_counts(normalize(passage.text), options, title_terms)  # as Counter(index_terms(...))
         texts.append(passage.text)
         terms.append(list(counts.items()))
-        lengths.append(len(tokens))
+        lengths.append(sum(counts.values()))
     return texts, terms, lengths
 
 
@@ -173,9 +171,11 @@ def pack_article(
     key: str, texts: list[str], terms: list[list[tuple[str, int]]], lengths: list[int]
 ) -> SegmentedArticle:
     """A segmented article's terms as arrays of hash keys and counts."""
-    flat = [pair for passage in terms for pair in passage]
-    hashes = np.fromiter((_memo_hash(t) for t, _ in flat), dtype=np.uint64, count=len(flat))
-    counts = np.fromiter((c for _, c in flat), dtype=np.uint32, count=len(flat))
+    known = _HASH_MEMO.get
+    hashes = np.array(
+        [known(t) or _memo_hash(t) for passage in terms for t, _ in passage], dtype=np.uint64
+    ).reshape(-1)
+    counts = np.array([c for passage in terms for _, c in passage], dtype=np.uint32).reshape(-1)
     n_terms = np.array([len(p) for p in terms], dtype=np.int32)
     return SegmentedArticle(key, texts, hashes, counts, n_terms, np.asarray(lengths, dtype=np.int32))
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+
+from bot.pyvi_fast import pyvi_words
 
 # --- normalisation ---------------------------------------------------------------------
 
@@ -142,24 +145,41 @@ def segment(text: str, words: bool = True) -> list[list[str]]:
         if not line.strip():
             continue
         run: list[list[str]] = []
-        tokenizer = _pyvi_tokenizer()
-        tokens = tokenizer.tokenize(line).split(" ") if words else tokenizer.ViTokenizer.sylabelize(line)[1]
+        tokens = pyvi_words(line) if words else _pyvi_tokenizer().ViTokenizer.sylabelize(line)[1]
         for token in tokens:
-            # pyvi glues across a Roman numeral's full stop ("XIII._Ủy_viên"): anything that
-            # is not a word character or the '_' joiner splits the token and ends the run.
-            for piece in _TOKEN_PIECE_RE.split(token):
-                if not piece:
-                    continue
-                syllables = [canonical_syllable(s.lower()) for s in piece.split("_") if s]
-                if _PUNCT_RE.fullmatch(piece) or not syllables:
+            for syllables in _token_words(token):
+                if syllables is None:
                     if run:
                         runs.append(run)
                     run = []
                 else:
-                    run.append(syllables)
+                    run.append(list(syllables))
         if run:
             runs.append(run)
     return runs
+
+
+_TOKEN_WORDS: dict[str, tuple[tuple[str, ...] | None, ...]] = {}
+
+
+def _token_words(token: str) -> tuple[tuple[str, ...] | None, ...]:
+    """A pyvi token's words as syllables (None for punctuation, which ends a run), remembered per process.
+
+    pyvi glues across a Roman numeral's full stop ("XIII._Ủy_viên"): anything that is not a
+    word character or the '_' joiner splits the token and ends the run.
+    """
+    found = _TOKEN_WORDS.get(token)
+    if found is None:
+        parts: list[tuple[str, ...] | None] = []
+        for piece in _TOKEN_PIECE_RE.split(token):
+            if not piece:
+                continue
+            syllables = tuple(canonical_syllable(s.lower()) for s in piece.split("_") if s)
+            parts.append(None if _PUNCT_RE.fullmatch(piece) or not syllables else syllables)
+        if len(_TOKEN_WORDS) > 1_000_000:
+            _TOKEN_WORDS.clear()
+        found = _TOKEN_WORDS[token] = tuple(parts)
+    return found
 
 
 # --- terms -----------------------------------------------------------------------------
@@ -240,6 +260,39 @@ def index_terms(text: str, options: TermOptions = TermOptions()) -> list[str]:
     if options.folded:
         terms.extend(FOLD_PREFIX + fold_accents(t) for t in list(terms))
     return terms
+
+
+_FOLDED: dict[str, str] = {}
+
+
+def _folded_term(term: str) -> str:
+    """``FOLD_PREFIX + fold_accents(term)``, remembered per process."""
+    found = _FOLDED.get(term)
+    if found is None:
+        if len(_FOLDED) > 2_000_000:
+            _FOLDED.clear()
+        found = _FOLDED[term] = FOLD_PREFIX + fold_accents(term)
+    return found
+
+
+def index_term_counts(
+    text: str, options: TermOptions = TermOptions(), extra: Counter[str] | None = None
+) -> Counter[str]:
+    """``Counter(index_terms(text, options) + E)`` where ``extra == Counter(E)``, made faster.
+
+    The counts come in the same order (first appearance): exact terms, their folded copies,
+    then the extra terms not seen before. Folding is done once per distinct term.
+    """
+    counts = Counter(_exact_terms(text, options))
+    if options.folded:
+        folded: dict[str, int] = {}
+        for term, count in counts.items():
+            key = _folded_term(term)
+            folded[key] = folded.get(key, 0) + count
+        counts.update(folded)
+    if extra:
+        counts.update(extra)
+    return counts
 
 
 @dataclass(frozen=True)
