@@ -155,13 +155,14 @@ def segment_article(
 
 
 _HASH_MEMO: dict[str, int] = {}
+HASH_MEMO_SIZE = 500_000  # bigger memos cost more in cache misses than they save
 
 
 def _memo_hash(term: str) -> int:
     """``term_hash`` remembered per process (a corpus repeats its terms endlessly)."""
     value = _HASH_MEMO.get(term)
     if value is None:
-        if len(_HASH_MEMO) > 2_000_000:
+        if len(_HASH_MEMO) > HASH_MEMO_SIZE:
             _HASH_MEMO.clear()
         value = _HASH_MEMO[term] = term_hash(term)
     return value

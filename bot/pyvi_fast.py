@@ -11,7 +11,10 @@ The words are then joined by the same rules as ``tokenize``.
 
 from __future__ import annotations
 
+import os
+import re
 import string
+import tempfile
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +26,39 @@ def _model() -> tuple[Any, Any, set[str], set[str]]:
     from pyvi.ViTokenizer import ViTokenizer  # imported lazily: it takes almost a second
 
     return ViTokenizer, ViTokenizer.model.tagger_, ViTokenizer.bi_grams, ViTokenizer.tri_grams
+
+
+@lru_cache(maxsize=1)
+def _known_attributes() -> frozenset[bytes] | None:
+    """The attribute names the model has weights for (None if its dump cannot be read).
+
+    crfsuite drops any other attribute when it reads an item, so leaving them out before
+    changes nothing but the time spent passing them.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.txt")
+        _model()[1].dump(path)
+        with open(path, "rb") as handle:
+            dump = handle.read()
+    # "ATTRIBUTES = {\n      0: bias\n      1: word.isupper()\n ... }": names may hold a newline
+    # (pyvi's "\n" syllable), so each entry runs up to the next entry's number.
+    count = re.search(rb"num_attrs: (\d+)\n", dump)
+    start, end = dump.find(b"\nATTRIBUTES = {"), dump.find(b"\n}\n\nTRANSITIONS = {")
+    if not count or not 0 <= start < end:
+        return None
+    cuts = []  # (where the entry's number starts, where its name starts), numbers in sequence
+    for entry in re.compile(rb"\n *(\d+): ").finditer(dump, start, end):
+        if int(entry.group(1)) == len(cuts):
+            cuts.append((entry.start(), entry.end()))
+    if len(cuts) != int(count.group(1)):
+        return None
+    ends = [cut[0] for cut in cuts[1:]] + [end]
+    return frozenset(dump[cut[1] : stop] for cut, stop in zip(cuts, ends))
+
+
+def _keep(attributes: list[bytes]) -> list[bytes]:
+    known = _known_attributes()
+    return attributes if known is None else [a for a in attributes if a in known]
 
 
 _SYLLABLES: dict[str, tuple[list[bytes], list[bytes], list[bytes]]] = {}
@@ -40,7 +76,7 @@ def _attributes(token: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
         own += [b"word.isupper()"] * upper + [b"word.istitle()"] * title + [b"word.isdigit()"] * digit
         before = [b"-1:word.lower():" + lower] + [b"-1:word.istitle()"] * title + [b"-1:word.isupper()"] * upper
         after = [b"+1:word.lower():" + lower] + [b"+1:word.istitle()"] * title + [b"+1:word.isupper()"] * upper
-        found = _SYLLABLES[token] = (own, before, after)
+        found = _SYLLABLES[token] = (_keep(own), _keep(before), _keep(after))
     return found
 
 

@@ -82,12 +82,24 @@ def canonical_syllable(syllable: str) -> str:
     return match.group(1) + match.group(2).translate(_Y_TO_I) if match else syllable
 
 
-@lru_cache(maxsize=1 << 19)  # called for every term of every passage: terms repeat endlessly
+class _FoldTable(dict):
+    """``str.translate`` table, filled as characters come: each character's NFD form without
+    combining marks ('ệ' -> 'e', 'Đ' -> 'D'). NFD decomposes character by character and only
+    reorders combining marks, so folding each character alone folds the whole text the same."""
+
+    def __missing__(self, code: int) -> str:
+        decomposed = unicodedata.normalize("NFD", chr(code))
+        folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        self[code] = folded = folded.replace("đ", "d").replace("Đ", "D")
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold_accents(text: str) -> str:
     """Remove Vietnamese diacritics: 'Đảng viên' -> 'Dang vien' ('đ' folds to 'd' too)."""
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.replace("đ", "d").replace("Đ", "D")
+    return text if text.isascii() else text.translate(_FOLD_TABLE)
 
 
 def has_diacritics(text: str) -> bool:
@@ -263,13 +275,14 @@ def index_terms(text: str, options: TermOptions = TermOptions()) -> list[str]:
 
 
 _FOLDED: dict[str, str] = {}
+FOLD_MEMO_SIZE = 500_000
 
 
 def _folded_term(term: str) -> str:
     """``FOLD_PREFIX + fold_accents(term)``, remembered per process."""
     found = _FOLDED.get(term)
     if found is None:
-        if len(_FOLDED) > 2_000_000:
+        if len(_FOLDED) > FOLD_MEMO_SIZE:
             _FOLDED.clear()
         found = _FOLDED[term] = FOLD_PREFIX + fold_accents(term)
     return found
