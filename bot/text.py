@@ -249,7 +249,8 @@ def expansion_terms(syllables: list[str], options: TermOptions) -> list[str]:
     return terms
 
 
-def _exact_terms(text: str, options: TermOptions) -> list[str]:
+def exact_terms(text: str, options: TermOptions) -> list[str]:
+    """``index_terms`` without the folded copies (which follow these, one per term, in order)."""
     terms: list[str] = []
     for run in segment(text, words=options.words):
         syllables: list[str] = []
@@ -268,7 +269,7 @@ def _exact_terms(text: str, options: TermOptions) -> list[str]:
 
 def index_terms(text: str, options: TermOptions = TermOptions()) -> list[str]:
     """The terms a passage is indexed under (text should already be normalised)."""
-    terms = _exact_terms(text, options)
+    terms = exact_terms(text, options)
     if options.folded:
         terms.extend(FOLD_PREFIX + fold_accents(t) for t in list(terms))
     return terms
@@ -296,7 +297,7 @@ def index_term_counts(
     The counts come in the same order (first appearance): exact terms, their folded copies,
     then the extra terms not seen before. Folding is done once per distinct term.
     """
-    counts = Counter(_exact_terms(text, options))
+    counts = Counter(exact_terms(text, options))
     if options.folded:
         folded: dict[str, int] = {}
         for term, count in counts.items():
