@@ -90,7 +90,7 @@ class SegmentedArticle:
     length: np.ndarray  # int32, per passage
 
     def to_bytes(self) -> bytes:
-        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"))
+        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"), 1)  # fast: a cache
         return b"".join(
             (
                 struct.pack("<III", len(header), len(self.texts), len(self.hashes)),
@@ -318,7 +318,7 @@ def segment_articles(
         args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
         workers = workers or min(os.cpu_count() or 1, 4)
         total_chars = sum(len(a.text) for _, a in todo)
-        batches = _batches(todo, max(1, min(200, len(todo) // (workers * 4) or 1)))
+        batches = _batches(todo, max(1, min(100, len(todo) // (workers * 4) or 1)))  # small: no long tail
         bar = _progress(total_chars, progress)
         if workers > 1 and total_chars > 2_000_000:
             with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -496,17 +496,17 @@ def postings_from_stream(
     idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
     term_order = np.empty(len(starts), dtype=np.int64)
     term_order[appearance] = np.arange(len(starts))
+    post_tf = np.minimum(tfs[order], 65535).astype(np.uint16)
     return {
         "term_hash": sorted_hashes[starts],
         "term_ptr": term_ptr,
         "term_idf": idf,
         "term_order": term_order,  # rank of each term in order of first appearance
         "term_tfmax": (
-            np.maximum.reduceat(np.minimum(tfs[order], 65535).astype(np.uint16), starts)
-            if len(starts) else np.zeros(0, dtype=np.uint16)
+            np.maximum.reduceat(post_tf, starts) if len(starts) else np.zeros(0, dtype=np.uint16)
         ),  # highest tf of each term (bounds its score)
         "post_doc": docs[order],
-        "post_tf": np.minimum(tfs[order], 65535).astype(np.uint16),
+        "post_tf": post_tf,
     }
 
 
