@@ -173,11 +173,9 @@ def pack_article(
     key: str, texts: list[str], terms: list[list[tuple[str, int]]], lengths: list[int]
 ) -> SegmentedArticle:
     """A segmented article's terms as arrays of hash keys and counts."""
-    known = _HASH_MEMO.get
-    hashes = np.array(
-        [known(t) or _memo_hash(t) for passage in terms for t, _ in passage], dtype=np.uint64
-    ).reshape(-1)
-    counts = np.array([c for passage in terms for _, c in passage], dtype=np.uint32).reshape(-1)
+    flat = [pair for passage in terms for pair in passage]
+    hashes = np.fromiter((_memo_hash(t) for t, _ in flat), dtype=np.uint64, count=len(flat))
+    counts = np.fromiter((c for _, c in flat), dtype=np.uint32, count=len(flat))
     n_terms = np.array([len(p) for p in terms], dtype=np.int32)
     return SegmentedArticle(key, texts, hashes, counts, n_terms, np.asarray(lengths, dtype=np.int32))
 

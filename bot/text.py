@@ -275,20 +275,6 @@ def index_terms(text: str, options: TermOptions = TermOptions()) -> list[str]:
     return terms
 
 
-_FOLDED: dict[str, str] = {}
-FOLD_MEMO_SIZE = 500_000
-
-
-def _folded_term(term: str) -> str:
-    """``FOLD_PREFIX + fold_accents(term)``, remembered per process."""
-    found = _FOLDED.get(term)
-    if found is None:
-        if len(_FOLDED) > FOLD_MEMO_SIZE:
-            _FOLDED.clear()
-        found = _FOLDED[term] = FOLD_PREFIX + fold_accents(term)
-    return found
-
-
 def index_term_counts(
     text: str, options: TermOptions = TermOptions(), extra: Counter[str] | None = None
 ) -> Counter[str]:
@@ -296,12 +282,13 @@ def index_term_counts(
 
     The counts come in the same order (first appearance): exact terms, their folded copies,
     then the extra terms not seen before. Folding is done once per distinct term.
+    (The index build's own path is ``index._segment_hashed``.)
     """
     counts = Counter(exact_terms(text, options))
     if options.folded:
         folded: dict[str, int] = {}
         for term, count in counts.items():
-            key = _folded_term(term)
+            key = FOLD_PREFIX + fold_accents(term)
             folded[key] = folded.get(key, 0) + count
         counts.update(folded)
     if extra:
