@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from bot.text import fold_accents
 
@@ -60,6 +61,7 @@ _TEASER_MAX_CHARS = 160
 _BYLINE_RE = re.compile(r"^[\w.]+( [\w.]+){0,4}$")
 
 
+@lru_cache(maxsize=256)  # clean_lines asks for each line's key up to three times
 def _key(line: str) -> str:
     """Folded, lower-cased, punctuation-free form of a line for rule matching."""
     folded = fold_accents(line).lower()

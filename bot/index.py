@@ -40,7 +40,7 @@ from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.parts import PassageIndex, Part, global_idf, read_json
 from bot.passages import split_article
-from bot.text import TEXT_VERSION, TermOptions, index_terms, normalize
+from bot.text import FOLD_PREFIX, TEXT_VERSION, TermOptions, exact_terms, fold_accents, index_term_counts, normalize
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class SegmentedArticle:
     length: np.ndarray  # int32, per passage
 
     def to_bytes(self) -> bytes:
-        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"))
+        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"), 1)  # fast: a cache
         return b"".join(
             (
                 struct.pack("<III", len(header), len(self.texts), len(self.hashes)),
@@ -133,25 +133,25 @@ def segment_article(
 ) -> tuple[list[str], list[list[tuple[str, int]]], list[int]]:
     """Split an article into passages and count each passage's terms."""
     passages = split_article(article, min_chars, max_chars)
-    title_terms = index_terms(normalize(article.title), options) if title_in_passages and article.title else []
+    title_terms = index_term_counts(normalize(article.title), options) if title_in_passages and article.title else None
     texts, terms, lengths = [], [], []
     for passage in passages:
-        tokens = index_terms(normalize(passage.text), options) + title_terms
-        counts = Counter(tokens)
+        counts = index_term_counts(normalize(passage.text), options, title_terms)  # as Counter(index_terms(...))
         texts.append(passage.text)
         terms.append(list(counts.items()))
-        lengths.append(len(tokens))
+        lengths.append(sum(counts.values()))
     return texts, terms, lengths
 
 
 _HASH_MEMO: dict[str, int] = {}
+HASH_MEMO_SIZE = 500_000  # bigger memos cost more in cache misses than they save
 
 
 def _memo_hash(term: str) -> int:
     """``term_hash`` remembered per process (a corpus repeats its terms endlessly)."""
     value = _HASH_MEMO.get(term)
     if value is None:
-        if len(_HASH_MEMO) > 2_000_000:
+        if len(_HASH_MEMO) > HASH_MEMO_SIZE:
             _HASH_MEMO.clear()
         value = _HASH_MEMO[term] = term_hash(term)
     return value
@@ -173,9 +173,86 @@ def _segment_batch(
 ) -> list[SegmentedArticle]:
     out = []
     for key, article in batch:
-        texts, terms, lengths = segment_article(article, min_chars, max_chars, options, title)
-        out.append(pack_article(key, texts, terms, lengths))
+        if options.folded:
+            out.append(_segment_hashed(key, article, min_chars, max_chars, options, title))
+        else:
+            texts, terms, lengths = segment_article(article, min_chars, max_chars, options, title)
+            out.append(pack_article(key, texts, terms, lengths))
     return out
+
+
+# The build's own path: ``pack_article(key, *segment_article(...))`` with each distinct exact
+# term's hash, folded copy and that copy's hash found in one look-up (tests hold them equal).
+
+_TERM_KEYS: dict[str, tuple[int, str, int]] = {}
+TERM_KEYS_SIZE = 500_000  # bigger memos cost more in cache misses than they save
+
+
+def _term_keys(term: str) -> tuple[int, str, int]:
+    """(term_hash(term), its folded copy, term_hash of that copy), remembered per process."""
+    found = _TERM_KEYS.get(term)
+    if found is None:
+        if len(_TERM_KEYS) > TERM_KEYS_SIZE:
+            _TERM_KEYS.clear()
+        folded = FOLD_PREFIX + fold_accents(term)
+        found = _TERM_KEYS[term] = (term_hash(term), folded, _memo_hash(folded))
+    return found
+
+
+def _segment_hashed(
+    key: str, article: Article, min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool
+) -> SegmentedArticle:
+    """``pack_article(key, *segment_article(...))`` for options with folded copies, faster."""
+    title: list[tuple[str, int, int]] = []  # the title's terms: (term, hash, count), exact ones first
+    if title_in_passages and article.title:
+        title = [(t, _memo_hash(t), c) for t, c in index_term_counts(normalize(article.title), options).items()]
+    texts, hashes, counts, n_terms, lengths = [], [], [], [], []
+    for passage in split_article(article, min_chars, max_chars):
+        exact = Counter(exact_terms(normalize(passage.text), options))
+        more: list[tuple[int, int]] = []  # title terms the passage lacks, in the title's order
+        title_copies: list[tuple[str, int, int]] = []
+        title_exact: dict[str, int] = {}  # the title's exact terms the passage has too
+        for term, hash_, count in title:  # the title's exact terms come before its folded copies
+            if term in exact:
+                title_exact[term] = count
+            elif term.startswith(FOLD_PREFIX):
+                title_copies.append((term, hash_, count))
+            else:
+                more.append((hash_, count))
+        start = len(hashes)
+        folded: dict[str, list[int]] = {}  # folded copy -> [hash, count], in order of first appearance
+        for term, count in exact.items():
+            hash_, copy, copy_hash = _term_keys(term)
+            hashes.append(hash_)
+            counts.append(count + title_exact.get(term, 0))
+            slot = folded.get(copy)
+            if slot is None:
+                folded[copy] = [copy_hash, count]
+            else:
+                slot[1] += count
+        for term, hash_, count in title_copies:
+            slot = folded.get(term)
+            if slot is None:
+                more.append((hash_, count))
+            else:
+                slot[1] += count
+        for hash_, count in folded.values():
+            hashes.append(hash_)
+            counts.append(count)
+        for hash_, count in more:
+            hashes.append(hash_)
+            counts.append(count)
+        texts.append(passage.text)
+        n_terms.append(len(hashes) - start)
+        lengths.append(sum(counts[start:]))
+    return SegmentedArticle(
+        key,
+        texts,
+        np.array(hashes, dtype=np.uint64).reshape(-1),
+        np.array(counts, dtype=np.uint32).reshape(-1),
+        np.array(n_terms, dtype=np.int32),
+        np.array(lengths, dtype=np.int32),
+    )
 
 
 class SegmentCache:
@@ -227,7 +304,7 @@ def segment_articles(
         args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
         workers = workers or min(os.cpu_count() or 1, 4)
         total_chars = sum(len(a.text) for _, a in todo)
-        batches = _batches(todo, max(1, min(200, len(todo) // (workers * 4) or 1)))
+        batches = _batches(todo, max(1, min(100, len(todo) // (workers * 4) or 1)))  # small: no long tail
         bar = _progress(total_chars, progress)
         if workers > 1 and total_chars > 2_000_000:
             with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -337,17 +414,17 @@ def postings_from_stream(
     idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
     term_order = np.empty(len(starts), dtype=np.int64)
     term_order[appearance] = np.arange(len(starts))
+    post_tf = np.minimum(tfs[order], 65535).astype(np.uint16)
     return {
         "term_hash": sorted_hashes[starts],
         "term_ptr": term_ptr,
         "term_idf": idf,
         "term_order": term_order,  # rank of each term in order of first appearance
         "term_tfmax": (
-            np.maximum.reduceat(np.minimum(tfs[order], 65535).astype(np.uint16), starts)
-            if len(starts) else np.zeros(0, dtype=np.uint16)
+            np.maximum.reduceat(post_tf, starts) if len(starts) else np.zeros(0, dtype=np.uint16)
         ),  # highest tf of each term (bounds its score)
         "post_doc": docs[order],
-        "post_tf": np.minimum(tfs[order], 65535).astype(np.uint16),
+        "post_tf": post_tf,
     }
 
 

@@ -1,0 +1,145 @@
+"""The index build's fast paths give exactly what the plain definitions give.
+
+- ``pyvi_fast.pyvi_words`` == ``ViTokenizer.tokenize(line).split(" ")`` on varied generated lines;
+- ``fold_accents`` (per-character table) == NFD without combining marks, 'đ' -> 'd';
+- the build's ``_segment_batch`` == ``pack_article`` of ``Counter(index_terms(passage) + index_terms(title))``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import unicodedata
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from pyvi import ViTokenizer
+
+from bot import pyvi_fast
+from bot.config import load_settings
+from bot.corpus import Article
+from bot.index import _segment_batch, pack_article
+from bot.passages import split_article
+from bot.text import TermOptions, fold_accents, index_term_counts, index_terms, normalize
+
+QUIRKS = [
+    "Nghị quyết 128/NQ-CP ngày 11/10/2021 của Chính phủ",
+    "Ngày 1/8/2014, TP. Hồ Chí Minh tổ chức Đại hội lần thứ XIII. Ủy viên Bộ Chính trị dự.",
+    "Kết luận 08-KL/ĐU, Chỉ thị 05-CT/TW và COVID-19 giai đoạn 2020-2025",
+    "file_name_2020 và a_b_c được giữ nguyên",
+    "Ha Noi tang truong kinh te nam nay dat 7,5% va GDP 1.234,56 ty dong",
+    "Email: ban.bien.tap@baochinhphu.vn; web https://baochinhphu.vn/tin-tuc?id=1",
+    "Mr. Smith, Dr. Lan và ThS. Minh ==> kết quả -> tốt... >> xem",
+    "ĐẠI HỘI ĐẢNG BỘ TỈNH QUẢNG NINH LẦN THỨ XV",
+    "\"Trích dẫn\" (ngoặc) [vuông] {nhọn} — gạch dài – ngắn … ba chấm",
+    "Tp. Đà Nẵng, Q.1, P.Bến Nghé; 10h30 ngày 2-9",
+    "   ",
+    "!!!",
+    "_",
+    "X",
+    "1",
+    "Hòa bình, hoà bình, thuỷ lợi, thủy lợi, tuỵ, tụy",
+    "Ông Nguyễn Văn A - Chủ tịch UBND tỉnh; bà Trần Thị B, Phó Bí thư",
+]
+PUNCT = [",", ".", ":", ";", "!", "?", "(", ")", "\"", "-", "/", "...", "–", "%", "==>", "_"]
+EXTRA = ["2020", "128/NQ-CP", "1/8/2014", "TP.", "XIII.", "3.5", "1,000", "COVID-19", "a_b", "ĐU", "TW", "II"]
+
+
+def _vocabulary() -> list[str]:
+    path = os.path.join(os.path.dirname(ViTokenizer.__file__), "models", "words.txt")
+    with open(path, encoding="utf-8") as handle:
+        words = [w for w in handle.read().split("\n") if w.strip()]
+    return random.Random(7).sample(words, 3000)
+
+
+def _line(rng: random.Random, words: list[str]) -> str:
+    parts = []
+    for _ in range(rng.randint(1, 40)):
+        roll = rng.random()
+        if roll < 0.12:
+            parts.append(rng.choice(PUNCT))
+        elif roll < 0.2:
+            parts.append(rng.choice(EXTRA))
+        else:
+            word = rng.choice(words)
+            case = rng.random()
+            word = word.title() if case < 0.25 else word.upper() if case < 0.3 else word
+            parts.append(fold_accents(word) if rng.random() < 0.1 else word)
+    glue = rng.choice([" ", " ", " ", ""])
+    return glue.join(parts) if rng.random() < 0.9 else " ".join(parts).replace(" ", rng.choice(["  ", "\t", " _ "]))
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[str]:
+    rng = random.Random(2024)
+    words = _vocabulary()
+    return QUIRKS + [_line(rng, words) for _ in range(2500)]
+
+
+def test_pyvi_words_equal_vitokenizer(lines: list[str]) -> None:
+    assert pyvi_fast._known_attributes(), "the model's attributes were read (the filter is on)"
+    for line in lines:
+        assert pyvi_fast.pyvi_words(line) == ViTokenizer.tokenize(line).split(" "), line
+
+
+def test_fold_accents_equals_nfd_definition(lines: list[str]) -> None:
+    def reference(text: str) -> str:
+        stripped = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+        return stripped.replace("đ", "d").replace("Đ", "D")
+
+    characters = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    assert [fold_accents(c) for c in characters] == [reference(c) for c in characters]
+    samples = lines + ["e\u0302\u0301 o\u031b\u0323 A\u0301\u0323", "Ǹ ǹ Ḯ ẫ Ặ đĐ"]
+    assert [fold_accents(t) for t in samples] == [reference(t) for t in samples]
+
+
+def _articles(lines: list[str]) -> list[Article]:
+    rng = random.Random(11)
+    articles = []
+    for number in range(60):
+        paragraphs = [" ".join(rng.sample(lines, rng.randint(1, 6))) for _ in range(rng.randint(1, 5))]
+        title = rng.choice(["", rng.choice(lines), "UBND tỉnh Quảng Ninh: " + rng.choice(lines)])
+        articles.append(Article(str(number), title.strip(), "\n".join(paragraphs) or "x"))
+    return articles
+
+
+def _reference(article: Article, min_chars: int, max_chars: int, options: TermOptions, title: bool):
+    title_terms = index_terms(normalize(article.title), options) if title and article.title else []
+    texts, terms, lengths = [], [], []
+    for passage in split_article(article, min_chars, max_chars):
+        tokens = index_terms(normalize(passage.text), options) + title_terms
+        texts.append(passage.text)
+        terms.append(list(Counter(tokens).items()))
+        lengths.append(len(tokens))
+    return pack_article("k", texts, terms, lengths)
+
+
+@pytest.mark.parametrize("variant", ["settings", "no_title", "no_folded", "plain"])
+def test_build_segmentation_equals_definition(lines: list[str], variant: str) -> None:
+    settings = load_settings()
+    options, title = settings.terms, settings.title_in_passages
+    assert options.abbreviations and title
+    if variant == "no_title":
+        title = False
+    elif variant == "no_folded":
+        options = replace(options, folded=False)
+    elif variant == "plain":
+        options = TermOptions()
+    for article in _articles(lines):
+        fast = _segment_batch([("k", article)], settings.min_chars, settings.max_chars, options, title)[0]
+        slow = _reference(article, settings.min_chars, settings.max_chars, options, title)
+        assert fast.texts == slow.texts
+        for field in ("hashes", "counts", "n_terms", "length"):
+            mine, theirs = getattr(fast, field), getattr(slow, field)
+            assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), (article.id, field)
+
+
+def test_index_term_counts_is_counter_of_index_terms(lines: list[str]) -> None:
+    options = load_settings().terms
+    for text, extra_text in zip(lines[:300], lines[300:600]):
+        extra = index_terms(normalize(extra_text), options)
+        got = index_term_counts(normalize(text), options, Counter(extra))
+        want = Counter(index_terms(normalize(text), options) + extra)
+        assert list(got.items()) == list(want.items())
