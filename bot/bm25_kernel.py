@@ -59,9 +59,12 @@ def _advance(docs, pos: int, end: int, target: int) -> int:
         lo = hi
         step *= 2
         hi = pos + step
-    if hi > end:
-        hi = end
-    lo += 1
+    return _lower_bound(docs, lo + 1, min(hi, end), target)
+
+
+@nb.njit(cache=True, nogil=True)
+def _lower_bound(docs, lo: int, hi: int, target: int) -> int:
+    """First position in [lo, hi) whose passage is >= target (binary search)."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if docs[mid] < target:
@@ -74,15 +77,9 @@ def _advance(docs, pos: int, end: int, target: int) -> int:
 @nb.njit(cache=True, nogil=True)
 def _find(docs, lo: int, hi: int, target: int) -> int:
     """Position of ``target`` in docs[lo:hi] (ascending), or -1."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if docs[mid] < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < end and docs[lo] == target:
-        return lo
+    pos = _lower_bound(docs, lo, hi, target)
+    if pos < hi and docs[pos] == target:
+        return pos
     return -1
 
 
@@ -141,18 +138,6 @@ def _exact(doc_arr, tf_arr, starts, ends, idf, weight, norms, k1: float, doc: in
         if p >= 0:
             score += _contribution(idf[t], weight[t], float(tf_arr[p]), norm, k1)
     return score
-
-
-@nb.njit(cache=True, nogil=True)
-def _lower_bound(docs, lo: int, hi: int, target: int) -> int:
-    """First position in [lo, hi) whose passage is >= target (binary search)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if docs[mid] < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @nb.njit(cache=True, nogil=True)
