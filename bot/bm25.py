@@ -154,6 +154,9 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
     return [(int(docs[i]), float(scores[i])) for i in order]
 
 
+SEED_POSTINGS = 64  # postings of the rarest terms scored first for a starting threshold (bench: 16-64 best)
+
+
 def best_passages(
     postings: list[Postings | None],
     idf: list[float],
@@ -164,7 +167,7 @@ def best_passages(
     b: float = 0.75,
     avgdl: float = 0.0,
     norm_min: float | None = None,
-    seed_postings: int = 256,
+    seed_postings: int = SEED_POSTINGS,
 ) -> tuple[list[tuple[int, float]], int]:
     """The k best passages with a positive score, exactly as ``top_k(*score_touched(...))``.
 
@@ -174,23 +177,62 @@ def best_passages(
     are the ones ``norms`` were made with (needed for the range bounds); ``norm_min`` is
     ``norms.min()`` when the caller keeps it.
     """
-    from bot import bm25_kernel
-
     terms = [(p, float(f), float(w)) for p, f, w in zip(postings, idf, weights) if p is not None and len(p.docs)]
     if k <= 0 or not terms or len(norms) == 0:
         return [], 0
     source, starts, ranges = _posting_arrays([p for p, _, _ in terms])
     rtf, rdl, rslot, rsize = ranges
+    return _top(
+        source, starts, (rtf, rdl, rslot, rsize), np.array([t[1] for t in terms]), np.array([t[2] for t in terms]),
+        np.array([float(p.tf_max or 0) for p, _, _ in terms]), norms, k1, k, b, avgdl, norm_min, seed_postings,
+    )
+
+
+def best_in_source(
+    source: PostingSource,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    range_slots: np.ndarray,
+    idf: np.ndarray,
+    weights: np.ndarray,
+    tf_max: np.ndarray,
+    norms: np.ndarray,
+    k1: float,
+    k: int,
+    b: float,
+    avgdl: float,
+    norm_min: float | None = None,
+) -> tuple[list[tuple[int, float]], int]:
+    """``best_passages`` for terms given as rows of one index's arrays: each term's postings are
+    source.post_doc[starts[i]:ends[i]], its range bounds row range_slots[i] (-1: none)."""
+    if k <= 0 or len(starts) == 0 or len(norms) == 0:
+        return [], 0
+    slots = np.asarray(range_slots, dtype=np.int64)
+    ranged = source.range_size > 0 and bool((slots >= 0).any())
+    rtf, rdl = (source.range_tf, source.range_dl) if ranged else _NO_RANGES
+    return _top(
+        (_readonly(source.post_doc), _readonly(source.post_tf)),
+        (np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)),
+        (_readonly(rtf), _readonly(rdl), slots if ranged else np.full(len(slots), -1, dtype=np.int64),
+         source.range_size if ranged else 0),
+        np.asarray(idf, dtype=np.float64), np.asarray(weights, dtype=np.float64), np.asarray(tf_max, dtype=np.float64),
+        norms, k1, k, b, avgdl, norm_min, SEED_POSTINGS,
+    )
+
+
+def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings):
+    """Run the compiled scorer (``bm25_kernel.top_passages``)."""
+    from bot import bm25_kernel
+
+    rtf, rdl, rslot, rsize = ranges
     if rsize and avgdl <= 0:
         rsize = 0  # range bounds need the average length the norms were made with
     docs, scores, found = bm25_kernel.top_passages(
-        source[0], source[1], starts[0], starts[1],
-        np.array([t[1] for t in terms]), np.array([t[2] for t in terms]),
-        np.array([float(p.tf_max or 0) for p, _, _ in terms]),
+        source[0], source[1], starts[0], starts[1], idf, weights, tf_max,
         rslot, rtf, rdl, rsize, norms, float(np.min(norms)) if norm_min is None else norm_min,
         float(k1), float(b), float(avgdl), int(k), int(seed_postings), np.zeros(8, dtype=np.int64),
     )
-    return [(int(d), float(s)) for d, s in zip(docs, scores)], int(found)
+    return [(int(d), float(s)) for d, s in zip(docs.tolist(), scores.tolist())], int(found)
 
 
 _NO_RANGES = (np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 0), dtype=np.uint16))

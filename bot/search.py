@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.bm25 import best_passages, score_touched, top_k
+from bot.bm25 import best_in_source, score_touched, top_k
 from bot.parts import PassageIndex
 from bot.index import term_hash
 
@@ -20,20 +20,24 @@ def search(
     scores above 0 (in a corpus of a few passages BM25Okapi's idf can be <= 0 for every
     term), the passages holding a term are ranked by the same scores anyway.
     """
-    keys = [np.uint64(term_hash(t)) for t in terms]
-    k1 = index.params.k1
+    keys = np.array([term_hash(t) for t in terms], dtype=np.uint64)
+    weight_of = np.asarray(weights, dtype=np.float64)
     found: list[tuple[int, float]] = []
     positive = 0
     hits: list[tuple[int, list[int | None]]] = []
     for number, part in enumerate(index.parts):
-        rows = [part.row(key) for key in keys]
-        if all(r is None for r in rows):
+        rows, known = _rows(part, keys)
+        if not known.any():
             continue
-        hits.append((number, rows))
-        postings = [index.postings(number, r) if r is not None else None for r in rows]
-        idf = [float(part.idf[r]) if r is not None else 0.0 for r in rows]
-        best, n = best_passages(
-            postings, idf, list(weights), part.norms, k1, k,
+        hits.append((number, [int(r) if m else None for r, m in zip(rows.tolist(), known.tolist())]))
+        rows = rows[known]
+        ptr = part.arrays["term_ptr"]
+        range_rows = part.range_rows_
+        slot = np.minimum(np.searchsorted(range_rows, rows), max(len(range_rows) - 1, 0))
+        ranged = (range_rows[slot] == rows) if len(range_rows) else np.zeros(len(rows), dtype=np.bool_)
+        best, n = best_in_source(
+            part.source, ptr[rows], ptr[rows + 1], np.where(ranged, slot, -1), part.idf[rows], weight_of[known],
+            part.arrays["term_tfmax"][rows], part.norms, index.params.k1, k,
             b=index.params.b, avgdl=index.avgdl, norm_min=part.norm_min,
         )
         start = int(index.passage_starts[number])
@@ -43,6 +47,15 @@ def search(
         return _rank_touched(index, hits, list(weights), k)
     found.sort(key=lambda pair: (-pair[1], pair[0]))
     return found[:k], positive
+
+
+def _rows(part, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's row in the part's sorted term keys, and whether the part has it."""
+    hashes = part.arrays["term_hash"]
+    if len(hashes) == 0:
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.bool_)
+    rows = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
+    return rows, hashes[rows] == keys
 
 
 def _rank_touched(
