@@ -69,10 +69,17 @@ class Part:
 
     def row(self, key: np.uint64) -> int | None:
         """The row of a term (by ``term_hash`` key), or None when no passage of the part has it."""
+        rows, known = self.rows(np.array([key], dtype=np.uint64))
+        return int(rows[0]) if known[0] else None
+
+    def rows(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's row (by ``term_hash`` keys, uint64: a Python int would make numpy compare
+        every key as a float), and whether the part has it at all."""
         hashes = self.arrays["term_hash"]
-        key = np.uint64(key)  # a Python int would make numpy compare every key as a float
-        row = int(np.searchsorted(hashes, key))
-        return row if row < len(hashes) and hashes[row] == key else None
+        if len(hashes) == 0:
+            return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.bool_)
+        rows = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
+        return rows, hashes[rows] == keys
 
     def live_df(self) -> np.ndarray:
         """Each row's number of postings in passages that are not removed."""

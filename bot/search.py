@@ -24,12 +24,12 @@ def search(
     weight_of = np.asarray(weights, dtype=np.float64)
     found: list[tuple[int, float]] = []
     positive = 0
-    hits: list[tuple[int, list[int | None]]] = []
+    hits: list[tuple[int, np.ndarray, np.ndarray]] = []
     for number, part in enumerate(index.parts):
-        rows, known = _rows(part, keys)
+        rows, known = part.rows(keys)
         if not known.any():
             continue
-        hits.append((number, [int(r) if m else None for r, m in zip(rows.tolist(), known.tolist())]))
+        hits.append((number, rows, known))
         rows = rows[known]
         ptr = part.arrays["term_ptr"]
         range_rows = part.range_rows_
@@ -49,22 +49,14 @@ def search(
     return found[:k], positive
 
 
-def _rows(part, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each key's row in the part's sorted term keys, and whether the part has it."""
-    hashes = part.arrays["term_hash"]
-    if len(hashes) == 0:
-        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.bool_)
-    rows = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
-    return rows, hashes[rows] == keys
-
-
 def _rank_touched(
-    index: PassageIndex, hits: list[tuple[int, list[int | None]]], weights: list[float], k: int
+    index: PassageIndex, hits: list[tuple[int, np.ndarray, np.ndarray]], weights: list[float], k: int
 ) -> tuple[list[tuple[int, float]], int]:
     """Every live passage holding a term, ranked by its (possibly non-positive) score."""
     docs_parts, score_parts = [], []
-    for number, rows in hits:
+    for number, found_rows, known in hits:
         part = index.parts[number]
+        rows = [int(r) if m else None for r, m in zip(found_rows.tolist(), known.tolist())]
         postings = [index.postings(number, r) if r is not None else None for r in rows]
         idf = [float(part.idf[r]) if r is not None else 0.0 for r in rows]
         docs, scores = score_touched(postings, idf, weights, part.norms, index.params.k1)
