@@ -220,6 +220,15 @@ def best_in_source(
     )
 
 
+def compile_scorer() -> None:
+    """Compile the scorer now (or load it from numba's cache), not on the first question: the
+    first compile on a machine takes about 10 s."""
+    one = np.ones(1)
+    source = PostingSource(np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16), *_NO_RANGES, 0)
+    best_in_source(source, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.full(1, -1), one, one, one,
+                   one, 1.2, 1, 0.75, 1.0)
+
+
 def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings):
     """Run the compiled scorer (``bm25_kernel.top_passages``)."""
     from bot import bm25_kernel

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, okapi_idf
+from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
 
 
 def read_json(path: Path) -> Any:
@@ -149,6 +149,7 @@ class PassageIndex:
     params: BM25Params
 
     def __post_init__(self) -> None:
+        compile_scorer()  # before the first question, not during it
         sizes = [p.n_passages for p in self.parts]
         self.passage_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         row_starts = np.concatenate([[0], np.cumsum([p.n_terms for p in self.parts])]).astype(np.int64)
