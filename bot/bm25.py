@@ -82,10 +82,6 @@ class Postings:
     range_tf: np.ndarray | None = None
     range_dl: np.ndarray | None = None
     range_size: int = 0
-    # where docs/tf come from: source.post_doc[start:start + len(docs)]; range row ``range_slot``
-    source: PostingSource | None = None
-    start: int = 0
-    range_slot: int = -1
 
 
 RANGE_SIZE = 64  # passages per range of the range bounds
@@ -239,7 +235,7 @@ def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, n
     docs, scores, found = bm25_kernel.top_passages(
         source[0], source[1], starts[0], starts[1], idf, weights, tf_max,
         rslot, rtf, rdl, rsize, norms, float(np.min(norms)) if norm_min is None else norm_min,
-        float(k1), float(b), float(avgdl), int(k), int(seed_postings), np.zeros(8, dtype=np.int64),
+        float(k1), float(b), float(avgdl), int(k), int(seed_postings),
     )
     return [(int(d), float(s)) for d, s in zip(docs.tolist(), scores.tolist())], int(found)
 
@@ -249,18 +245,8 @@ _NO_RANGES = (np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 0), dtype=np.uint16
 
 def _posting_arrays(plists: list[Postings]):
     """((post_doc, post_tf), (starts, ends), (range_tf, range_dl, range_slot, range_size)) for
-    the kernel: the index's own arrays when every list is a slice of them, else copies."""
-    source = plists[0].source
-    if source is not None and all(p.source is source for p in plists):
-        starts = np.array([p.start for p in plists], dtype=np.int64)
-        ends = starts + np.array([len(p.docs) for p in plists], dtype=np.int64)
-        slots = np.array([p.range_slot for p in plists], dtype=np.int64)
-        ranged = bool((slots >= 0).any()) and source.range_size > 0
-        rtf, rdl = (source.range_tf, source.range_dl) if ranged else _NO_RANGES
-        if not ranged:
-            slots[:] = -1
-        return (_readonly(source.post_doc), _readonly(source.post_tf)), (starts, ends), (
-            _readonly(rtf), _readonly(rdl), slots, source.range_size if ranged else 0)
+    the kernel: the lists' arrays one after another (index searches use ``best_in_source``,
+    which reads the index's own arrays in place)."""
     lengths = np.array([len(p.docs) for p in plists], dtype=np.int64)
     ends = np.cumsum(lengths)
     docs = _readonly(np.concatenate([np.asarray(p.docs) for p in plists]).astype(np.int32))

@@ -31,10 +31,11 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from bot.bm25 import RANGE_SIZE, TF_CAP  # a range's stored tf at TF_CAP means "that or more"
+
 WINDOW = 4096  # passages per window (a multiple of BLOCK)
-BLOCK = 64  # passages per block of the per-block bounds
+BLOCK = RANGE_SIZE  # passages per block of the per-block bounds: one range of the index's range data
 MARGIN = 1e-9
-TF_CAP = 255  # a range's stored tf at this value means "255 or more" (bound k1 + 1)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -89,6 +90,12 @@ def _worse(s1: float, d1: int, s2: float, d2: int) -> bool:
     return s1 < s2 or (s1 == s2 and d1 > d2)
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _swap(heap_s, heap_d, i: int, j: int) -> None:
+    heap_s[i], heap_s[j] = heap_s[j], heap_s[i]
+    heap_d[i], heap_d[j] = heap_d[j], heap_d[i]
+
+
 @nb.njit(cache=True, nogil=True)
 def _heap_push(heap_s, heap_d, size: int, k: int, score: float, doc: int) -> int:
     """Offer (score, doc) to the min-heap of the k best; returns the new size."""
@@ -100,8 +107,7 @@ def _heap_push(heap_s, heap_d, size: int, k: int, score: float, doc: int) -> int
         while i > 0:
             parent = (i - 1) >> 1
             if _worse(heap_s[i], heap_d[i], heap_s[parent], heap_d[parent]):
-                heap_s[i], heap_s[parent] = heap_s[parent], heap_s[i]
-                heap_d[i], heap_d[parent] = heap_d[parent], heap_d[i]
+                _swap(heap_s, heap_d, i, parent)
                 i = parent
             else:
                 break
@@ -120,8 +126,7 @@ def _heap_push(heap_s, heap_d, size: int, k: int, score: float, doc: int) -> int
         if right < size and _worse(heap_s[right], heap_d[right], heap_s[left], heap_d[left]):
             child = right
         if _worse(heap_s[child], heap_d[child], heap_s[i], heap_d[i]):
-            heap_s[i], heap_s[child] = heap_s[child], heap_s[i]
-            heap_d[i], heap_d[child] = heap_d[child], heap_d[i]
+            _swap(heap_s, heap_d, i, child)
             i = child
         else:
             break
@@ -206,12 +211,9 @@ def _minor_first(ub, df):
 
 @nb.njit(cache=True, nogil=True)
 def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf, rdl, rsize: int,
-                 norms, norm_min: float, k1: float, b: float, avgdl: float, k: int, seed_postings: int, stats):
+                 norms, norm_min: float, k1: float, b: float, avgdl: float, k: int, seed_postings: int):
     """The k best passages with a positive score: (passages, scores) best first, and how many
-    passages were found scoring above 0 (a lower bound of that count).
-
-    ``stats`` (int64, 8 slots) counts the work: windows, live blocks, essential postings read,
-    passages checked, look-ups of other terms, passages scored in full."""
+    passages were found scoring above 0 (a lower bound of that count)."""
     nt = len(starts)
     scale = np.empty(nt)
     ub = np.empty(nt)
@@ -318,14 +320,12 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
             break
         first = w * WINDOW
         last = first + WINDOW
-        stats[0] += 1
         minor = n_minor  # fixed for this window: the accumulator holds the other terms
         alive_blocks = 0
         for g in range(n_blocks):
             dead[g] = block_total[w * n_blocks + g] * (1.0 + MARGIN) + 1e-12 < threshold
             if not dead[g]:
                 alive_blocks += 1
-        stats[1] += alive_blocks
         if alive_blocks == 0:
             continue
         for t in range(nt):
@@ -353,7 +353,6 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                 if doc >= last:
                     break
                 slot = doc - first
-                stats[2] += 1
                 if not dead[slot // BLOCK]:
                     if not mark[slot]:
                         mark[slot] = True
@@ -376,7 +375,6 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
             mark[slot] = False
             doc = first + slot
             score = partial
-            stats[3] += 1
             if minor > 0:
                 if (partial + min(rest, block_minor[slot // BLOCK])) * (1.0 + MARGIN) + 1e-12 < threshold:
                     continue
@@ -386,7 +384,6 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                 for j in range(minor - 1, -1, -1):
                     t = by_bound[j]
                     remaining -= ub[t]
-                    stats[4] += 1
                     p = _advance(doc_arr, cursor[t], ends[t], doc)
                     cursor[t] = p
                     hit[t] = p < ends[t] and doc_arr[p] == doc
@@ -409,7 +406,6 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                             p = _find(doc_arr, window_start_pos[t], cursor[t], doc)
                             if p >= 0:
                                 score += _contribution(idf[t], weight[t], float(tf_arr[p]), norm, k1)
-            stats[5] += 1
             if score > 0.0:
                 found += 1
                 size = _heap_push(heap_s, heap_d, size, k, score, doc)

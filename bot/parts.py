@@ -81,6 +81,14 @@ class Part:
         rows = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
         return rows, hashes[rows] == keys
 
+    def range_slots(self, rows: np.ndarray) -> np.ndarray:
+        """Each term row's row in the range bounds (``range_tf``/``range_dl``), or -1 without."""
+        ranged_rows = np.asarray(self.arrays["range_rows"])
+        if len(ranged_rows) == 0:
+            return np.full(len(rows), -1, dtype=np.int64)
+        slots = np.minimum(np.searchsorted(ranged_rows, rows), len(ranged_rows) - 1)
+        return np.where(ranged_rows[slots] == rows, slots, -1)
+
     def live_df(self) -> np.ndarray:
         """Each row's number of postings in passages that are not removed."""
         df = np.diff(np.asarray(self.arrays["term_ptr"]))
@@ -188,7 +196,6 @@ class PassageIndex:
             part.norms = norms[start:end]
             part.idf = self.idf_rows[r0:r1]
             part.norm_min = float(part.norms.min()) if end > start else 0.0  # for score bounds
-            part.range_rows_ = np.asarray(part.arrays["range_rows"])
             part.source = PostingSource(
                 part.arrays["post_doc"], part.arrays["post_tf"], part.arrays["range_tf"], part.arrays["range_dl"],
                 int(self.manifest.get("range_size", RANGE_SIZE)),
@@ -201,12 +208,12 @@ class PassageIndex:
         part = self.parts[part_number]
         a = part.arrays
         start, end = int(a["term_ptr"][row]), int(a["term_ptr"][row + 1])
-        slot = int(np.searchsorted(part.range_rows_, row))
-        ranged = slot < len(part.range_rows_) and part.range_rows_[slot] == row
+        slot = int(part.range_slots(np.array([row]))[0])
+        ranged = slot >= 0
         return Postings(
             a["post_doc"][start:end], a["post_tf"][start:end], int(a["term_tfmax"][row]),
             a["range_tf"][slot] if ranged else None, a["range_dl"][slot] if ranged else None,
-            part.source.range_size if ranged else 0, part.source, start, slot if ranged else -1,
+            part.source.range_size if ranged else 0,
         )
 
     def df(self, key: np.uint64) -> int:

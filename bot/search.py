@@ -32,11 +32,8 @@ def search(
         hits.append((number, rows, known))
         rows = rows[known]
         ptr = part.arrays["term_ptr"]
-        range_rows = part.range_rows_
-        slot = np.minimum(np.searchsorted(range_rows, rows), max(len(range_rows) - 1, 0))
-        ranged = (range_rows[slot] == rows) if len(range_rows) else np.zeros(len(rows), dtype=np.bool_)
         best, n = best_in_source(
-            part.source, ptr[rows], ptr[rows + 1], np.where(ranged, slot, -1), part.idf[rows], weight_of[known],
+            part.source, ptr[rows], ptr[rows + 1], part.range_slots(rows), part.idf[rows], weight_of[known],
             part.arrays["term_tfmax"][rows], part.norms, index.params.k1, k,
             b=index.params.b, avgdl=index.avgdl, norm_min=part.norm_min,
         )
