@@ -37,7 +37,9 @@ def main(argv: list[str]) -> int:
     query_terms("khởi động", settings.terms)  # import pyvi before timing (0.8 s once per process)
     rss_before, anon_before = rss_mb(), rss_mb("RssAnon")
     started = time.perf_counter()
-    index = load_index(index_dir, settings.bm25, preload=settings.preload_index and preload)
+    index = load_index(
+        index_dir, settings.bm25, preload=settings.preload_index and preload, memory_mb=settings.index_memory_mb
+    )
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     load_index(index_dir, settings.bm25, verify="full")
@@ -67,6 +69,7 @@ def main(argv: list[str]) -> int:
         "rss_loaded_mb": rss_loaded - rss_before,
         "rss_after_queries_mb": rss_mb() - rss_before,
         "rss_total_mb": rss_mb(),
+        "rss_peak_mb": rss_mb("VmHWM"),  # the whole process's peak (what ``time -v`` calls max resident)
         "anon_after_queries_mb": rss_mb("RssAnon") - anon_before,
         "file_after_queries_mb": rss_mb("RssFile"),
         "rank_ms": rank_ms,

@@ -210,6 +210,7 @@ def question_terms(text: str, settings: Settings) -> QueryTerms:
 def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int) -> Ranking:
     """Score every passage holding a term of the (prepared) question; keep the ``depth`` best."""
     options: AnswerSettings = settings.answer
+    index.release_pages()  # what earlier questions mapped in, when past the memory bound
     query = question_terms(text, settings)
     pool = max(depth, options.rerank_depth)
     found, touched = search(index, list(query.terms), list(query.weights), pool)

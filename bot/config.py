@@ -63,7 +63,8 @@ class Settings:
 
     corpus: Path
     index_dir: Path
-    preload_index: bool = False  # fault the posting arrays in at load (see config/settings.yaml)
+    preload_index: bool = False  # read the index files into the page cache at load (see config/settings.yaml)
+    index_memory_mb: float = 0  # index pages kept mapped at most, in MB (0: no bound)
     min_chars: int = 200
     max_chars: int = 900
     terms: TermOptions = TermOptions()
@@ -248,6 +249,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         telegram=load_telegram_settings(read),
         index_dir=read.path("index_dir", base, ".cache/index"),
         preload_index=read.flag("preload_index", False),
+        index_memory_mb=read.number("index_memory_mb", 0, 0, 1_000_000),
         min_chars=min_chars,
         max_chars=max_chars,
         terms=TermOptions(

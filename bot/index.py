@@ -38,13 +38,14 @@ import numpy as np
 from bot.bm25 import RANGE_SIZE, BM25Params, okapi_idf, range_bounds
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
-from bot.parts import PassageIndex, Part, global_idf, read_json
+from bot.article_table import ArticleTable, encode_articles, passage_counts
+from bot.parts import PassageIndex, Part, global_idf
 from bot.passages import split_article
 from bot.text import FOLD_PREFIX, TEXT_VERSION, TermOptions, exact_terms, fold_accents, index_term_counts, normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6  # of the index folder (6: parts, tombstones, per-version idf)
+FORMAT_VERSION = 7  # of the index folder (6: parts, tombstones, per-version idf; 7: articles as JSON lines)
 CACHE_FORMAT = 2  # of segments.sqlite entries
 RANGE_MIN_DF = 2048  # terms in at least this many passages (and 1/64 of them) get range bounds
 
@@ -459,27 +460,32 @@ def _sample_crc32(path: Path) -> int:
     return crc
 
 
-def _load_array(path: Path, populate: bool) -> np.ndarray:
-    """A saved array, memory-mapped read-only; with ``populate`` its pages are mapped in at once."""
-    if not populate or not hasattr(mmap, "MAP_POPULATE") or path.stat().st_size == 0:
-        return np.load(path, mmap_mode="r")
+def _map_file(path: Path, preload: bool = False) -> mmap.mmap:
+    """A file mapped read-only (a slice is plain bytes: a passage's text costs one copy).
+
+    With ``preload`` the kernel is asked to read the whole file into the page cache now
+    (asynchronously): later reads do not wait for the disk, and nothing counts in this
+    process's memory until it is read.
+    """
+    with open(path, "rb") as handle:
+        if preload and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
+        return mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+
+
+def _load_array(path: Path, preload: bool) -> tuple[np.ndarray, mmap.mmap | None]:
+    """A saved array, memory-mapped read-only, and its mapping (None for an empty array)."""
     with open(path, "rb") as handle:
         major, _ = np.lib.format.read_magic(handle)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(handle)
         offset = handle.tell()
-        mapped = mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
     count = int(np.prod(shape)) if shape else 1
+    if count == 0 or path.stat().st_size <= offset:
+        return np.zeros(shape, dtype=dtype), None
+    mapped = _map_file(path, preload)
     array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
-    return array.reshape(shape, order="F" if fortran else "C")
-
-
-def _map_file(path: Path, populate: bool = False) -> mmap.mmap:
-    """A file mapped read-only (slices are plain bytes: a passage's text costs one copy);
-    with ``populate`` its pages are mapped in at once."""
-    flags = mmap.MAP_SHARED | (mmap.MAP_POPULATE if populate and hasattr(mmap, "MAP_POPULATE") else 0)
-    with open(path, "rb") as handle:
-        return mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+    return array.reshape(shape, order="F" if fortran else "C"), mapped
 
 
 def fsync_dir(path: Path) -> None:
@@ -510,12 +516,13 @@ PART_ARRAYS = (
     "range_rows",
     "range_tf",
     "range_dl",
+    "article_rows",  # where each article's JSON line is, its passages and id hash (``article_table``)
 )
 
 
 def part_files(name: str) -> list[str]:
     """The files of a part in a version folder (shared between versions by hard links)."""
-    return [f"{name}.{key}.npy" for key in PART_ARRAYS] + [f"{name}.passages.txt", f"{name}.articles.json"]
+    return [f"{name}.{key}.npy" for key in PART_ARRAYS] + [f"{name}.passages.txt", f"{name}.articles.jsonl"]
 
 
 def new_part_name(kind: str) -> str:
@@ -560,10 +567,11 @@ def write_version(
             continue
         if "range_rows" not in part.arrays:
             part.arrays = with_range_bounds(part.arrays)
+        article_lines, article_rows = encode_articles(part.articles)
         for key in PART_ARRAYS:
-            _save_array(tmp / f"{part.name}.{key}.npy", part.arrays[key])
+            _save_array(tmp / f"{part.name}.{key}.npy", article_rows if key == "article_rows" else part.arrays[key])
         _write_file(tmp / f"{part.name}.passages.txt", bytes(part.texts))
-        _write_file(tmp / f"{part.name}.articles.json", json.dumps(part.articles, ensure_ascii=False).encode("utf-8"))
+        _write_file(tmp / f"{part.name}.articles.jsonl", article_lines)
         for n in names:
             files[n] = _file_info(tmp / n)
     n_slots = sum(p.n_passages for p in parts)
@@ -662,12 +670,14 @@ def read_manifest(version: Path) -> dict[str, Any]:
 
 
 def load_index(
-    index_dir: Path, params: BM25Params, verify: bool | str = "quick", preload: bool = False
+    index_dir: Path, params: BM25Params, verify: bool | str = "quick", preload: bool = False,
+    memory_mb: float = 0,
 ) -> PassageIndex:
     """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged.
 
-    ``preload`` maps every array and the passage texts in at once (MAP_POPULATE): loading
-    takes longer, and questions never wait for a page to be mapped on first use.
+    ``preload`` has the kernel read the index files into the page cache at load, so the
+    first questions do not wait for the disk. ``memory_mb`` bounds the index pages the
+    process keeps mapped (``PassageIndex.release_pages``; 0: no bound).
 
     ``verify``: "quick" (default) checks every file's size, the full CRC32 of files under
     32 MiB and a CRC32 of 64 blocks spread over each bigger file (a 1M-passage index loads
@@ -675,14 +685,13 @@ def load_index(
     checks sizes only.
     """
     version, manifest, parts, idf = load_parts(index_dir, verify, preload=preload)
-    return PassageIndex(parts, idf, manifest, params)
+    return PassageIndex(parts, idf, manifest, params, memory_mb)
 
 
 def load_parts(
-    index_dir: Path, verify: bool | str = "quick", lazy: bool = False, preload: bool = False
+    index_dir: Path, verify: bool | str = "quick", preload: bool = False
 ) -> tuple[Path, dict[str, Any], list[Part], np.ndarray]:
-    """The current version's folder, manifest, parts and idf (see ``load_index``); with
-    ``lazy`` the parts' article lists are read only when used."""
+    """The current version's folder, manifest, parts and idf (see ``load_index``)."""
     version = current_version(index_dir)
     if version is None or not version.is_dir():
         raise IndexError_(f"no index in {index_dir}")
@@ -703,20 +712,21 @@ def load_parts(
         parts, r0 = [], 0
         for info in manifest["parts"]:
             name = info["name"]
-            arrays = {key: _load_array(version / f"{name}.{key}.npy", preload) for key in PART_ARRAYS}
-            articles_file = version / f"{name}.articles.json"
-            size = (version / f"{name}.passages.txt").stat().st_size
-            texts: bytes | mmap.mmap = _map_file(version / f"{name}.passages.txt", preload) if size else b""
+            loaded = {key: _load_array(version / f"{name}.{key}.npy", preload) for key in PART_ARRAYS}
+            arrays = {key: array for key, (array, _) in loaded.items()}
+            maps = [mapped for _, mapped in loaded.values() if mapped is not None]
+            files = {kind: version / f"{name}.{kind}" for kind in ("passages.txt", "articles.jsonl")}
+            blobs = {kind: _map_file(path, preload) if path.stat().st_size else b"" for kind, path in files.items()}
+            maps += [blob for blob in blobs.values() if isinstance(blob, mmap.mmap)]
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(
-                name, arrays, texts, None if lazy and "articles" in info else read_json(articles_file),
-                np.asarray(info["dead_articles"], dtype=np.int64), dead_rows[lo:hi] - r0, dead_count[lo:hi],
-                articles_file, int(info.get("articles", -1)),
+                name, arrays, blobs["passages.txt"], ArticleTable(blobs["articles.jsonl"], arrays["article_rows"]),
+                np.asarray(info["dead_articles"], dtype=np.int64), dead_rows[lo:hi] - r0, dead_count[lo:hi], maps,
             )
             if int(arrays["term_ptr"][-1]) != len(arrays["post_doc"]) or part.n_passages != info["passages"]:
                 raise IndexError_(f"{version}: arrays of part {name} disagree with each other")
-            if part.articles is not None and sum(a["passages"] for a in part.articles) != part.n_passages:
+            if int(passage_counts(part.articles).sum()) != part.n_passages:
                 raise IndexError_(f"{version}: articles of part {name} disagree with its passages")
             parts.append(part)
             r0 = r1
@@ -889,7 +899,7 @@ def append_articles(settings: Settings, articles: list[Article], progress: bool 
     """
     started = time.perf_counter()
     with _build_lock(settings.index_dir):
-        _, manifest_, parts, _ = load_parts(settings.index_dir, lazy=True)  # no article list: nothing is removed
+        _, manifest_, parts, _ = load_parts(settings.index_dir)
         base = Version(parts, manifest_, [])
         metas = [dict(a.metadata(), key=article_key(a, settings)) for a in articles]
         manifest = {k: v for k, v in base.manifest.items() if k not in ("files", "parts")}
@@ -907,7 +917,7 @@ def mark_removed(part: Part, local: list[int], segmented: list[SegmentedArticle]
     None when the segmentation does not match the part (then only a full build is right)."""
     rows, counts = [part.dead_rows], [part.dead_count]
     for n, item in zip(local, segmented):
-        if len(item.texts) != part.article_list()[n]["passages"] or part.n_terms == 0:
+        if len(item.texts) != int(passage_counts(part.articles)[n]) or part.n_terms == 0:
             return None
         hashes = np.asarray(item.hashes, dtype=np.uint64)
         term_hashes = np.asarray(part.arrays["term_hash"])
@@ -1002,7 +1012,7 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
         raise FileNotFoundError(str(settings.corpus))
     reason = ""
     try:
-        index = load_index(settings.index_dir, settings.bm25, preload=settings.preload_index)
+        index = load_index(settings.index_dir, settings.bm25, preload=settings.preload_index, memory_mb=settings.index_memory_mb)
         if index.manifest.get("fingerprint") == full_fingerprint(settings):
             problems = [LoadProblem(*p.split(": ", 1)) if ": " in p else LoadProblem(p, "") for p in index.manifest.get("problems", [])]
             return index, BuildReport(
@@ -1018,4 +1028,4 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
     report.action = "built" if reason.startswith("no index") else "rebuilt"
     report.reason = reason
     report.seconds = time.perf_counter() - started
-    return load_index(settings.index_dir, settings.bm25, preload=settings.preload_index), report
+    return load_index(settings.index_dir, settings.bm25, preload=settings.preload_index, memory_mb=settings.index_memory_mb), report

@@ -11,29 +11,28 @@ they score exactly 0 and are never returned.
 
 from __future__ import annotations
 
-import gc
-import json
 import mmap
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bot.article_table import ArticleView, first_passages, passage_counts
 from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file's data, read with the garbage collector paused (a 1M-passage index's article
-    list is 300k small dicts: collections while they are made would triple the time)."""
-    data = path.read_bytes()
-    enabled = gc.isenabled()
-    gc.disable()
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20) if hasattr(os, "sysconf") else 4 / 1024
+
+
+def mapped_file_mb() -> float:
+    """This process's resident pages of mapped files (and shared memory), in MB (Linux; 0 elsewhere)."""
     try:
-        return json.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[2]) * _PAGE_MB
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 @dataclass
@@ -44,20 +43,14 @@ class Part:
     name: str
     arrays: dict[str, np.ndarray]
     texts: bytes | mmap.mmap  # every passage's text, one after another (UTF-8)
-    articles: list[dict[str, Any]] | None  # None: not read yet (``articles_file``)
+    articles: Sequence[dict[str, Any]]  # a list, or an ``ArticleTable`` when loaded
     dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
     dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
     dead_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # removed postings per row
-    articles_file: Path | None = None
-    n_articles: int = -1
-
-    def article_list(self) -> list[dict[str, Any]]:
-        if self.articles is None:
-            self.articles = read_json(self.articles_file)
-        return self.articles
+    maps: list[mmap.mmap] = field(default_factory=list)  # the files it is read from, when loaded
 
     def count_articles(self) -> int:
-        return len(self.articles) if self.articles is not None else self.n_articles
+        return len(self.articles)
 
     @property
     def n_passages(self) -> int:
@@ -99,11 +92,8 @@ class Part:
 
     def dead_passages(self) -> np.ndarray:
         """Part-local numbers of the removed articles' passages."""
-        articles = self.article_list() if len(self.dead_articles) else []
-        spans = [
-            np.arange(articles[n]["first_passage"], articles[n]["first_passage"] + articles[n]["passages"])
-            for n in self.dead_articles.tolist()
-        ]
+        firsts, counts = first_passages(self.articles), passage_counts(self.articles)
+        spans = [np.arange(firsts[n], firsts[n] + counts[n]) for n in self.dead_articles.tolist()]
         return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, dtype=np.int64)
 
 
@@ -155,25 +145,24 @@ class PassageIndex:
     idf_rows: np.ndarray  # global idf of each part's rows, concatenated
     manifest: dict[str, Any]
     params: BM25Params
+    memory_mb: float = 0  # mapped index pages kept resident at most (0: no limit); see ``release_pages``
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
         sizes = [p.n_passages for p in self.parts]
         self.passage_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         row_starts = np.concatenate([[0], np.cumsum([p.n_terms for p in self.parts])]).astype(np.int64)
-        self._all_articles: list[dict[str, Any]] = []
-        dead: list[int] = []
-        for part, start in zip(self.parts, self.passage_starts.tolist()):
-            base = len(self._all_articles)
-            dead.extend(base + int(n) for n in part.dead_articles)
-            articles = part.article_list()
-            if start:
-                self._all_articles.extend(dict(a, first_passage=a["first_passage"] + start) for a in articles)
-            else:
-                self._all_articles.extend(articles)
-        dead_set = set(dead)
-        self.articles = [a for n, a in enumerate(self._all_articles) if n not in dead_set]  # live ones
-        counts = np.array([a["passages"] for a in self._all_articles], dtype=np.int64)
+        tables = [part.articles for part in self.parts]
+        article_starts = np.cumsum([0] + [len(t) for t in tables]).astype(np.int64)
+        dead = np.concatenate(
+            [start + part.dead_articles for part, start in zip(self.parts, article_starts[:-1].tolist())]
+            or [np.zeros(0, dtype=np.int64)]
+        ).astype(np.int64)
+        counts = np.concatenate([passage_counts(t) for t in tables] or [np.zeros(0, dtype=np.int64)])
+        everyone = np.arange(int(article_starts[-1]), dtype=np.int64)
+        starts = self.passage_starts[:-1].tolist()
+        self._all_articles = ArticleView(tables, starts, everyone)  # by global number
+        self.articles = ArticleView(tables, starts, np.setdiff1d(everyone, dead))  # the live ones
         self._slot_article = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         alive = np.ones(len(counts), dtype=np.bool_)
         alive[dead] = False
@@ -200,6 +189,24 @@ class PassageIndex:
                 part.arrays["post_doc"], part.arrays["post_tf"], part.arrays["range_tf"], part.arrays["range_dl"],
                 int(self.manifest.get("range_size", RANGE_SIZE)),
             )
+
+    # --- memory --------------------------------------------------------------------------
+
+    def release_pages(self, force: bool = False) -> bool:
+        """Unmap the index files' pages from this process once they pass ``memory_mb``.
+
+        Questions map in the pages of the postings and texts they read, and a mapped page
+        counts in the process's resident memory until it is unmapped. Past the limit every
+        page is dropped from the mapping (``MADV_DONTNEED``); the files stay in the page
+        cache, so the next questions map them in again without reading the disk. Returns
+        whether pages were released.
+        """
+        if not force and (not self.memory_mb or mapped_file_mb() <= self.memory_mb):
+            return False
+        for part in self.parts:
+            for mapped in part.maps:
+                mapped.madvise(mmap.MADV_DONTNEED)
+        return True
 
     # --- terms ---------------------------------------------------------------------------
 
@@ -260,7 +267,7 @@ class PassageIndex:
         return part.texts[start:end].decode("utf-8")
 
     def passage_article(self, passage: int) -> dict[str, Any]:
-        return self._all_articles[int(self._slot_article[passage])]
+        return self._all_articles.by_number(int(self._slot_article[passage]))
 
     def passage_position(self, passage: int) -> int:
         return passage - int(self.passage_article(passage)["first_passage"])
@@ -270,10 +277,8 @@ class PassageIndex:
         return range(article["first_passage"], article["first_passage"] + article["passages"])
 
     def find_article(self, article_id: str) -> int | None:
-        for number, article in enumerate(self.articles):
-            if article["id"] == article_id:
-                return number
-        return None
+        """The number (among the live articles) of the article with this id, or None."""
+        return self.articles.find(article_id)
 
     # --- a one-part index as plain arrays (benchmarks, tests) ------------------------------
 
