@@ -13,9 +13,11 @@ order. Passages are visited in windows of ``WINDOW`` passage numbers:
 2. the query terms are sorted by postings per unit of their highest possible contribution;
    the first ones whose bounds add up to less than the threshold are "non-essential": a
    passage holding only those cannot enter the top k;
-3. in each window the essential terms' postings are added into a small accumulator (term
+3. in each window (each list's start found from an evenly-spread guess, ``_seek``) the
+   essential terms' postings are added into a small accumulator (term
    at a time, in query order, so the partial sums are exact);
-4. each touched passage is checked against the non-essential terms' block bounds, then
+4. each touched passage is checked against the non-essential terms' block bounds (worked
+   out only in windows where many passages were touched; elsewhere their total bound), then
    those terms are looked up (galloping search) from the most to the least promising,
    stopping as soon as the passage cannot reach the threshold; a passage that holds a
    non-essential term is summed again from scratch in query order;
@@ -36,6 +38,7 @@ from bot.bm25 import RANGE_SIZE, TF_CAP  # a range's stored tf at TF_CAP means "
 WINDOW = 4096  # passages per window (a multiple of BLOCK)
 BLOCK = RANGE_SIZE  # passages per block of the per-block bounds: one range of the index's range data
 MARGIN = 1e-9
+MINOR_BOUNDS_FROM = 256  # touched passages in a window from which the other terms' block bounds are worth computing
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -61,6 +64,28 @@ def _advance(docs, pos: int, end: int, target: int) -> int:
         step *= 2
         hi = pos + step
     return _lower_bound(docs, lo + 1, min(hi, end), target)
+
+
+@nb.njit(cache=True, nogil=True)
+def _seek(docs, lo: int, hi: int, target: int, n_docs: int) -> int:
+    """First position in [lo, hi) whose passage is >= target, searched from where it would be
+    if the list's passages were spread evenly (a few nearby reads instead of a binary search
+    over the whole list)."""
+    if lo >= hi:
+        return lo
+    guess = lo + int((hi - lo) * (target / n_docs))
+    if guess >= hi:
+        guess = hi - 1
+    if docs[guess] < target:
+        return _advance(docs, guess, hi, target)
+    step = 1
+    top = guess  # docs[top] >= target
+    p = guess - 1
+    while p >= lo and docs[p] >= target:
+        top = p
+        step *= 2
+        p = guess - step
+    return _lower_bound(docs, max(p, lo - 1) + 1, top, target)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -329,17 +354,7 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         if alive_blocks == 0:
             continue
         for t in range(nt):
-            cursor[t] = _lower_bound(doc_arr, starts[t], ends[t], first)
-        block_minor[:] = 0.0
-        for j in range(minor):
-            t = by_bound[j]
-            if scale[t] <= 0.0:
-                continue
-            if ranged[t]:
-                _add_range_bounds(block_minor, w * n_blocks, n_blocks, t, scale, rslot, rtf, rdl, k1, c0, c1)
-            else:
-                _add_posting_bounds(block_minor, first, doc_arr, tf_arr, cursor[t], ends[t], last, idf[t], weight[t],
-                                    norms, k1)
+            cursor[t] = _seek(doc_arr, starts[t], ends[t], first, n_docs)
         # the essential terms' postings, term by term in query order (exact partial sums)
         n_touched = 0
         for t in range(nt):
@@ -363,6 +378,19 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
             cursor[t] = p
         if n_touched == 0:
             continue
+        if n_touched > MINOR_BOUNDS_FROM:  # many passages to check: block bounds of the other terms first
+            block_minor[:] = 0.0
+            for j in range(minor):
+                t = by_bound[j]
+                if scale[t] <= 0.0:
+                    continue
+                if ranged[t]:
+                    _add_range_bounds(block_minor, w * n_blocks, n_blocks, t, scale, rslot, rtf, rdl, k1, c0, c1)
+                else:
+                    _add_posting_bounds(block_minor, first, doc_arr, tf_arr, cursor[t], ends[t], last, idf[t], weight[t],
+                                        norms, k1)
+        else:
+            block_minor[:] = np.inf
         if n_touched * 8 < WINDOW:
             slots = np.sort(touched[:n_touched])
         else:

@@ -144,3 +144,24 @@ def test_top_k_over_many_windows_with_tied_copies(seed: int) -> None:
                                 seed_postings=rng.choice([0, 256]))
         assert [d for d, _ in best] == [int(d) for d in ref]
         assert [s for _, s in best] == [float(expected[d]) for d in ref]
+
+
+def test_seek_finds_the_first_posting_at_or_after_a_passage() -> None:
+    """The scorer's window start search (from an evenly-spread guess) agrees with a binary search,
+    on lists that are dense, sparse, bunched at one end, and inside a longer array."""
+    from bot.bm25_kernel import _seek
+
+    rng = np.random.default_rng(4)
+    for trial in range(2000):
+        n_docs = int(rng.integers(1, 5000))
+        df = int(rng.integers(1, min(n_docs, 400) + 1))
+        if trial % 3 == 0:  # bunched: all postings among the first or last passages
+            pool = np.arange(min(n_docs, df * 2)) if trial % 2 else np.arange(max(0, n_docs - df * 2), n_docs)
+            docs = np.sort(rng.choice(pool, min(df, len(pool)), replace=False))
+        else:
+            docs = np.sort(rng.choice(n_docs, df, replace=False))
+        before = int(rng.integers(0, 4))
+        array = np.concatenate([np.full(before, n_docs), docs, np.zeros(3)]).astype(np.int32)
+        lo, hi = before, before + len(docs)
+        for target in rng.integers(0, n_docs + 1, 6).tolist() + [0, n_docs]:
+            assert _seek(array, lo, hi, target, n_docs) == lo + int(np.searchsorted(docs, target))
