@@ -474,8 +474,11 @@ def _map_file(path: Path, preload: bool = False, populate: bool = False) -> mmap
         return mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
 
 
-def _load_array(path: Path, preload: bool, populate: bool = False) -> tuple[np.ndarray, mmap.mmap | None]:
-    """A saved array, memory-mapped read-only, and its mapping (None for an empty array)."""
+def _load_array(
+    path: Path, preload: bool, populate: bool = False
+) -> tuple[np.ndarray, tuple[mmap.mmap, int, int] | None]:
+    """A saved array, memory-mapped read-only, and (its mapping, where its data starts, bytes
+    an item); None for an empty array."""
     with open(path, "rb") as handle:
         major, _ = np.lib.format.read_magic(handle)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
@@ -486,7 +489,7 @@ def _load_array(path: Path, preload: bool, populate: bool = False) -> tuple[np.n
         return np.zeros(shape, dtype=dtype), None
     mapped = _map_file(path, preload, populate)
     array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
-    return array.reshape(shape, order="F" if fortran else "C"), mapped
+    return array.reshape(shape, order="F" if fortran else "C"), (mapped, offset, dtype.itemsize)
 
 
 def fsync_dir(path: Path) -> None:
@@ -723,10 +726,10 @@ def load_parts(
                 for key in PART_ARRAYS
             }
             arrays = {key: array for key, (array, _) in loaded.items()}
-            maps = [mapped for key, (_, mapped) in loaded.items() if mapped is not None and key not in RESIDENT_ARRAYS]
+            maps = {key: mapped for key, (_, mapped) in loaded.items() if mapped and key not in RESIDENT_ARRAYS}
             files = {kind: version / f"{name}.{kind}" for kind in ("passages.txt", "articles.jsonl")}
             blobs = {kind: _map_file(path, preload) if path.stat().st_size else b"" for kind, path in files.items()}
-            maps += [blob for blob in blobs.values() if isinstance(blob, mmap.mmap)]
+            maps.update((kind, (blob, 0, 1)) for kind, blob in blobs.items() if isinstance(blob, mmap.mmap))
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(

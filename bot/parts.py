@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ import numpy as np
 from bot.article_table import ArticleView, first_passages, passage_counts
 from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
 
+
+RECENT_QUESTIONS = 16  # whose posting lists stay mapped when pages are released
 
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20) if hasattr(os, "sysconf") else 4 / 1024
 
@@ -47,7 +50,9 @@ class Part:
     dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
     dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
     dead_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # removed postings per row
-    maps: list[mmap.mmap] = field(default_factory=list)  # the files it is read from, when loaded
+    # the files it is read from when loaded, that ``PassageIndex.release_pages`` may unmap:
+    # name -> (mapping, where the data starts, bytes an item)
+    maps: dict[str, tuple[mmap.mmap, int, int]] = field(default_factory=dict)
 
     def count_articles(self) -> int:
         return len(self.articles)
@@ -149,6 +154,7 @@ class PassageIndex:
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
+        self._recent: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=RECENT_QUESTIONS * max(1, len(self.parts)))
         sizes = [p.n_passages for p in self.parts]
         self.passage_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         row_starts = np.concatenate([[0], np.cumsum([p.n_terms for p in self.parts])]).astype(np.int64)
@@ -192,21 +198,49 @@ class PassageIndex:
 
     # --- memory --------------------------------------------------------------------------
 
+    def note_postings_read(self, part_number: int, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Record which posting ranges a question read (``release_pages`` keeps the recent ones)."""
+        self._recent.append((part_number, np.asarray(starts), np.asarray(ends)))
+
     def release_pages(self, force: bool = False) -> bool:
         """Unmap the index files' pages from this process once they pass ``memory_mb``.
 
         Questions map in the pages of the postings and texts they read, and a mapped page
-        counts in the process's resident memory until it is unmapped. Past the limit every
-        page is dropped from the mapping (``MADV_DONTNEED``); the files stay in the page
-        cache, so the next questions map them in again without reading the disk. Returns
-        whether pages were released.
+        counts in the process's resident memory until it is unmapped. Past the limit the
+        pages are dropped from the mapping (``MADV_DONTNEED``), except the posting lists the
+        last ``RECENT_QUESTIONS`` questions read (common words' long lists, read again and
+        again); when those alone are over 3/4 of the limit, everything is dropped. The files
+        stay in the page cache, so the next questions map them in again without reading the
+        disk. Returns whether pages were released.
         """
         if not force and (not self.memory_mb or mapped_file_mb() <= self.memory_mb):
             return False
-        for part in self.parts:
-            for mapped in part.maps:
-                mapped.madvise(mmap.MADV_DONTNEED)
+        keep: dict[int, list[tuple[int, int]]] = {}
+        if not force:
+            for number, starts, ends in self._recent:
+                keep.setdefault(number, []).extend(zip(starts.tolist(), ends.tolist()))
+        self._unmap(keep)
+        if keep and mapped_file_mb() > self.memory_mb * 0.75:
+            self._unmap({})
         return True
+
+    def _unmap(self, keep: dict[int, list[tuple[int, int]]]) -> None:
+        """Drop every mapped page of the parts' files but the posting ranges in ``keep`` (by part)."""
+        for number, part in enumerate(self.parts):
+            ranges = sorted(keep.get(number, []))
+            for name, (mapped, offset, itemsize) in part.maps.items():
+                if not ranges or name not in ("post_doc", "post_tf"):
+                    mapped.madvise(mmap.MADV_DONTNEED)
+                    continue
+                at = 0  # start of the next gap (page-aligned)
+                for start, end in ranges:
+                    low = (offset + start * itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+                    high = -(-(offset + end * itemsize) // mmap.PAGESIZE) * mmap.PAGESIZE
+                    if low > at:
+                        mapped.madvise(mmap.MADV_DONTNEED, at, low - at)
+                    at = max(at, high)
+                if at < len(mapped):
+                    mapped.madvise(mmap.MADV_DONTNEED, at, len(mapped) - at)
 
     # --- terms ---------------------------------------------------------------------------
 
