@@ -804,8 +804,14 @@ def _article_list(metas: list[dict[str, Any]], per_article: list[int]) -> list[d
 
 
 def _identity(meta: dict[str, Any]) -> str:
-    """What must not change for an article to stay in its part: metadata and content key."""
-    return json.dumps({k: v for k, v in meta.items() if k not in ("first_passage", "passages")}, sort_keys=True)
+    """What must not change for an article to stay in its part: metadata and content key.
+
+    Not where it was read from: a JSON Lines article whose line moved (a line removed above
+    it, or a new export file) is the same article; its id and content say so.
+    """
+    return json.dumps(
+        {k: v for k, v in meta.items() if k not in ("first_passage", "passages", "path")}, sort_keys=True
+    )
 
 
 def build_index(

@@ -213,3 +213,18 @@ def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles
     from bot.cli import describe_build
 
     assert "compacted" in describe_build(report, settings)
+
+
+def test_a_moved_json_line_is_the_same_article(tmp_path: Path, articles: list[dict]) -> None:
+    """Removing a line of an export, or a new export file with the same records plus new ones,
+    segments and re-adds nothing but the new records."""
+    first = _write(tmp_path / "export-1.jsonl.gz", articles[:30])
+    settings = _settings(first, tmp_path / "live")
+    ensure_index(settings)
+    _write(first, articles[:3] + articles[4:30])  # line 4 removed: every later line moved up
+    index, report = ensure_index(settings)
+    assert report.mode == "delta" and report.detail.startswith("+0 -1 ") and len(index.parts) == 1
+    second = _write(tmp_path / "export-2.jsonl.gz", articles[:3] + articles[4:32])
+    index, report = ensure_index(_settings(second, tmp_path / "live"))
+    assert report.mode == "delta" and report.detail.startswith("+2 -0 ") and report.segmented == 2
+    assert sorted(a["id"] for a in index.articles) == sorted(a["id"] for a in articles[:3] + articles[4:32])
