@@ -13,7 +13,7 @@ from typing import Sequence
 from bot.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.answer import answer_question
 from bot.config import PACKAGE_ROOT, ConfigError, Settings, load_settings
-from bot.index import BuildReport, build_index, ensure_index, recorded_corpus
+from bot.index import BuildReport, IndexError_, build_index, current_version, ensure_index, load_index, recorded_corpus
 from bot.ingest import load_outlets
 from bot.messages import Messages, format_date, format_source, load_messages
 from bot.render import render_answer, render_source, render_sources
@@ -147,6 +147,22 @@ def open_index(settings: Settings, quiet: bool = False):
     return index
 
 
+def open_given_index(args: argparse.Namespace, settings: Settings, quiet: bool = False):
+    """``open_index``, except for an ``--index-dir`` whose corpus is unknown or not on this
+    machine (and no ``--corpus``): that index is used as it is, never rebuilt from another corpus."""
+    if getattr(args, "index_dir", None) and not getattr(args, "corpus", None):
+        recorded = recorded_corpus(settings.index_dir)
+        if current_version(settings.index_dir) is not None and (recorded is None or not recorded.exists()):
+            try:
+                return load_index(
+                    settings.index_dir, settings.bm25, preload=settings.preload_index,
+                    memory_mb=settings.index_memory_mb,
+                )
+            except IndexError_ as exc:
+                raise UserError(f"the index in {settings.index_dir} cannot be used ({exc}); give --corpus to rebuild it") from None
+    return open_index(settings, quiet)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.corpus.exists():
@@ -165,7 +181,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.top_k is not None and not 1 <= args.top_k <= settings.answer.max_top_k:
         raise UserError(f"--top-k must be between 1 and {settings.answer.max_top_k}")
-    index = open_index(settings, quiet=True)
+    index = open_given_index(args, settings, quiet=True)
     messages = load_messages()
     questions = sys.stdin if args.question == "-" else [args.question]
     for line in questions:
@@ -181,7 +197,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    index = open_index(_settings(args), quiet=True)
+    settings = _settings(args)
+    index = open_given_index(args, settings, quiet=True)
     sources = list_sources(index, args.query)
     if args.json:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False, indent=1))
@@ -191,7 +208,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_source(args: argparse.Namespace) -> int:
-    index = open_index(_settings(args), quiet=True)
+    settings = _settings(args)
+    index = open_given_index(args, settings, quiet=True)
     found = get_source(index, args.id)
     messages = load_messages()
     if found is None:
@@ -259,7 +277,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.console import run_console
 
     settings = _settings(args)
-    return run_console(open_index(settings), settings, load_messages())
+    return run_console(open_given_index(args, settings), settings, load_messages())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -137,3 +137,23 @@ def test_console_chat_answers_from_stdin(index_dir):
     assert out.returncode == 0, out.stderr
     assert "Vương Đình Huệ" in out.stdout
     assert "TELEGRAM_BOT_TOKEN" in out.stdout  # says how to connect to Telegram
+
+
+def test_an_index_whose_corpus_is_gone_is_used_as_it_is(tmp_path):
+    """``ask --index-dir`` on an index built elsewhere answers from it; it is never rebuilt from
+    the default corpus (that would silently throw a big index away)."""
+    corpus = tmp_path / "elsewhere"
+    corpus.mkdir()
+    write_article(corpus, "a.md", "Cầu Vàng đón khách", "Cây cầu đi bộ ở Bà Nà đón 5.000 lượt khách mỗi ngày. " * 8,
+                  source="Báo Đà Nẵng", date="2023-06-01")
+    folder = tmp_path / "index"
+    assert run("index", "--corpus", str(corpus), index_dir=folder).returncode == 0
+    (corpus / "a.md").unlink()
+    corpus.rmdir()
+    out = run("ask", "Cầu Vàng đón bao nhiêu khách?", "--json", index_dir=folder)
+    assert out.returncode == 0, out.stderr
+    assert "rebuilt" not in out.stderr and "built" not in out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert results and results[0]["title"] == "Cầu Vàng đón khách"
+    listed = run("sources", "--json", index_dir=folder)
+    assert [s["title"] for s in json.loads(listed.stdout)] == ["Cầu Vàng đón khách"]
