@@ -209,7 +209,7 @@ class PassageIndex:
         counts in the process's resident memory until it is unmapped. Past the limit the
         pages are dropped from the mapping (``MADV_DONTNEED``), except the posting lists the
         last ``RECENT_QUESTIONS`` questions read (common words' long lists, read again and
-        again); when those alone are over 3/4 of the limit, everything is dropped. The files
+        again); when those alone are over 60% of the limit, everything is dropped. The files
         stay in the page cache, so the next questions map them in again without reading the
         disk. Returns whether pages were released.
         """
@@ -220,7 +220,7 @@ class PassageIndex:
             for number, starts, ends in self._recent:
                 keep.setdefault(number, []).extend(zip(starts.tolist(), ends.tolist()))
         self._unmap(keep)
-        if keep and mapped_file_mb() > self.memory_mb * 0.75:
+        if keep and mapped_file_mb() > self.memory_mb * 0.6:
             self._unmap({})
         return True
 
