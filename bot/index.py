@@ -27,7 +27,6 @@ import sqlite3
 import struct
 import time
 import zlib
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,87 +170,119 @@ def pack_article(
 def _segment_batch(
     batch: list[tuple[str, Article]], min_chars: int, max_chars: int, options: TermOptions, title: bool
 ) -> list[SegmentedArticle]:
-    out = []
-    for key, article in batch:
-        if options.folded:
-            out.append(_segment_hashed(key, article, min_chars, max_chars, options, title))
-        else:
-            texts, terms, lengths = segment_article(article, min_chars, max_chars, options, title)
-            out.append(pack_article(key, texts, terms, lengths))
+    """``pack_article(key, *segment_article(...))`` of each article, the terms counted with numpy.
+
+    Each passage's terms are ``Counter(index_terms(passage) + index_terms(title))``: its
+    exact terms, their folded copies, the title's exact terms, their folded copies, counted
+    in order of first appearance. Here the exact terms of the whole batch are numbered
+    (``_TermIds``) and that stream is counted per passage at once.
+    """
+    ids = _TERM_IDS.start_batch()
+    flat: list[str] = []  # exact terms: per article, its title's then each passage's
+    texts: list[list[str]] = []
+    segments: list[tuple[int, int, int, int]] = []  # per passage: (start, size) of its terms, of its title's
+    for _, article in batch:
+        title_at = len(flat)
+        if title and article.title:
+            flat.extend(exact_terms(normalize(article.title), options))
+        title_size = len(flat) - title_at
+        passages = [p.text for p in split_article(article, min_chars, max_chars)]
+        for text in passages:
+            start = len(flat)
+            flat.extend(exact_terms(normalize(text), options))
+            segments.append((start, len(flat) - start, title_at, title_size))
+        texts.append(passages)
+    exact = ids.of(flat)
+    hashes, counts, n_terms, lengths = _count_terms(exact, np.array(segments, dtype=np.int64).reshape(-1, 4), ids, options.folded)
+    out, passage, posting = [], 0, 0
+    for (key, _), passages in zip(batch, texts):
+        n = len(passages)
+        size = int(n_terms[passage : passage + n].sum())
+        out.append(SegmentedArticle(
+            key, passages, hashes[posting : posting + size], counts[posting : posting + size],
+            n_terms[passage : passage + n], lengths[passage : passage + n],
+        ))
+        passage, posting = passage + n, posting + size
     return out
 
 
-# The build's own path: ``pack_article(key, *segment_article(...))`` with each distinct exact
-# term's hash, folded copy and that copy's hash found in one look-up (tests hold them equal).
+class _TermIds:
+    """Numbers for terms, per process: each term's hash key and each exact term's folded copy.
 
-_TERM_KEYS: dict[str, tuple[int, str, int]] = {}
-TERM_KEYS_SIZE = 500_000  # bigger memos cost more in cache misses than they save
+    Forgotten at the start of a batch once past ``TERM_IDS_SIZE`` terms (bigger memos cost
+    more in cache misses than they save).
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.folded = np.zeros(0, dtype=np.int64)  # an exact term's folded copy's number (-1: a folded term)
+        self._new: list[tuple[int, int]] = []  # (hash, folded copy) of terms numbered since the last sync
+
+    def start_batch(self) -> _TermIds:
+        if len(self.ids) > TERM_IDS_SIZE:
+            self.__init__()
+        return self
+
+    def of(self, terms: list[str]) -> np.ndarray:
+        """The exact terms' numbers (new terms are numbered, with their folded copies)."""
+        numbers = list(map(self.ids.get, terms))
+        at = -1
+        with contextlib.suppress(ValueError):
+            while True:
+                at = numbers.index(None, at + 1)
+                numbers[at] = self._number(terms[at], True)
+        if self._new:
+            hashes, copies = zip(*self._new)
+            self.hashes = np.concatenate([self.hashes, np.array(hashes, dtype=np.uint64)])
+            self.folded = np.concatenate([self.folded, np.array(copies, dtype=np.int64)])
+            self._new = []
+        return np.array(numbers, dtype=np.int64)
+
+    def _number(self, term: str, exact: bool) -> int:
+        number = self.ids.get(term)
+        if number is None:
+            copy = self._number(FOLD_PREFIX + fold_accents(term), False) if exact else -1
+            number = self.ids[term] = len(self.ids)
+            self._new.append((term_hash(term), copy))
+        return number
 
 
-def _term_keys(term: str) -> tuple[int, str, int]:
-    """(term_hash(term), its folded copy, term_hash of that copy), remembered per process."""
-    found = _TERM_KEYS.get(term)
-    if found is None:
-        if len(_TERM_KEYS) > TERM_KEYS_SIZE:
-            _TERM_KEYS.clear()
-        folded = FOLD_PREFIX + fold_accents(term)
-        found = _TERM_KEYS[term] = (term_hash(term), folded, _memo_hash(folded))
-    return found
+_TERM_IDS = _TermIds()
+TERM_IDS_SIZE = 1_000_000
 
 
-def _segment_hashed(
-    key: str, article: Article, min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool
-) -> SegmentedArticle:
-    """``pack_article(key, *segment_article(...))`` for options with folded copies, faster."""
-    title: list[tuple[str, int, int]] = []  # the title's terms: (term, hash, count), exact ones first
-    if title_in_passages and article.title:
-        title = [(t, _memo_hash(t), c) for t, c in index_term_counts(normalize(article.title), options).items()]
-    texts, hashes, counts, n_terms, lengths = [], [], [], [], []
-    for passage in split_article(article, min_chars, max_chars):
-        exact = Counter(exact_terms(normalize(passage.text), options))
-        more: list[tuple[int, int]] = []  # title terms the passage lacks, in the title's order
-        title_copies: list[tuple[str, int, int]] = []
-        title_exact: dict[str, int] = {}  # the title's exact terms the passage has too
-        for term, hash_, count in title:  # the title's exact terms come before its folded copies
-            if term in exact:
-                title_exact[term] = count
-            elif term.startswith(FOLD_PREFIX):
-                title_copies.append((term, hash_, count))
-            else:
-                more.append((hash_, count))
-        start = len(hashes)
-        folded: dict[str, list[int]] = {}  # folded copy -> [hash, count], in order of first appearance
-        for term, count in exact.items():
-            hash_, copy, copy_hash = _term_keys(term)
-            hashes.append(hash_)
-            counts.append(count + title_exact.get(term, 0))
-            slot = folded.get(copy)
-            if slot is None:
-                folded[copy] = [copy_hash, count]
-            else:
-                slot[1] += count
-        for term, hash_, count in title_copies:
-            slot = folded.get(term)
-            if slot is None:
-                more.append((hash_, count))
-            else:
-                slot[1] += count
-        for hash_, count in folded.values():
-            hashes.append(hash_)
-            counts.append(count)
-        for hash_, count in more:
-            hashes.append(hash_)
-            counts.append(count)
-        texts.append(passage.text)
-        n_terms.append(len(hashes) - start)
-        lengths.append(sum(counts[start:]))
-    return SegmentedArticle(
-        key,
-        texts,
-        np.array(hashes, dtype=np.uint64).reshape(-1),
-        np.array(counts, dtype=np.uint32).reshape(-1),
-        np.array(n_terms, dtype=np.int32),
-        np.array(lengths, dtype=np.int32),
+def _count_terms(
+    exact: np.ndarray, segments: np.ndarray, ids: _TermIds, folded: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per passage, its distinct terms' hashes and counts in order of first appearance in
+    (exact terms, their folded copies, the title's exact terms, their folded copies), the
+    number of distinct terms and of all terms. ``segments`` rows: (start, size, title start, title size)."""
+    n_passages = len(segments)
+    kinds = np.array([False, True, False, True] if folded else [False, False])  # True: the folded copies
+    starts = segments[:, [0, 0, 2, 2] if folded else [0, 2]].reshape(-1)
+    sizes = segments[:, [1, 1, 3, 3] if folded else [1, 3]].reshape(-1)
+    total = int(sizes.sum())
+    ends = np.cumsum(sizes)
+    source = np.repeat(starts - (ends - sizes), sizes) + np.arange(total, dtype=np.int64)
+    stream = exact[source]
+    if folded:
+        fold = np.repeat(np.tile(kinds, n_passages), sizes)
+        stream[fold] = ids.folded[stream[fold]]
+    lengths = sizes.reshape(n_passages, len(kinds)).sum(axis=1)
+    passage = np.repeat(np.arange(n_passages, dtype=np.int64), lengths)
+    keys = (passage << 32) | stream
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    firsts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if total else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.append(firsts, total))
+    appearance = np.argsort(order[firsts])
+    distinct = sorted_keys[firsts][appearance]
+    return (
+        ids.hashes[distinct & 0xFFFFFFFF],
+        counts[appearance].astype(np.uint32),
+        np.bincount(distinct >> 32, minlength=n_passages).astype(np.int32),
+        lengths.astype(np.int32),
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from pyvi import ViTokenizer
 
+from bot import index as index_module
 from bot import pyvi_fast
 from bot.config import load_settings
 from bot.corpus import Article
@@ -127,13 +128,38 @@ def test_build_segmentation_equals_definition(lines: list[str], variant: str) ->
         options = replace(options, folded=False)
     elif variant == "plain":
         options = TermOptions()
-    for article in _articles(lines):
-        fast = _segment_batch([("k", article)], settings.min_chars, settings.max_chars, options, title)[0]
+    articles = _articles(lines)
+    one_by_one = [_segment_batch([("k", a)], settings.min_chars, settings.max_chars, options, title)[0] for a in articles]
+    in_batches = [  # batches of several articles, some empty
+        item
+        for start, stop in ((0, 0), (0, 7), (7, 8), (8, 30), (30, 30), (30, 60))
+        for item in _segment_batch([("k", a) for a in articles[start:stop]], settings.min_chars, settings.max_chars, options, title)
+    ]
+    assert len(in_batches) == len(articles)
+    for article, fast, batched in zip(articles, one_by_one, in_batches):
         slow = _reference(article, settings.min_chars, settings.max_chars, options, title)
-        assert fast.texts == slow.texts
-        for field in ("hashes", "counts", "n_terms", "length"):
-            mine, theirs = getattr(fast, field), getattr(slow, field)
-            assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), (article.id, field)
+        for got in (fast, batched):
+            assert got.texts == slow.texts
+            for field in ("hashes", "counts", "n_terms", "length"):
+                mine, theirs = getattr(got, field), getattr(slow, field)
+                assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), (article.id, field)
+
+
+def test_term_numbers_forgotten_between_batches(lines: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker forgets its term numbers past a size; batches after that give the same terms."""
+    settings = load_settings()
+    args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
+    articles = [("k", a) for a in _articles(lines)[:20]]
+    before = _segment_batch(articles, *args)
+    monkeypatch.setattr(index_module, "TERM_IDS_SIZE", 10)
+    monkeypatch.setattr(index_module, "_TERM_IDS", index_module._TermIds())
+    _segment_batch(articles[10:], *args)
+    numbered = index_module._TERM_IDS.ids
+    assert len(numbered) > 10
+    after = _segment_batch(articles, *args)
+    assert index_module._TERM_IDS.ids is not numbered  # started again
+    for a, b in zip(before, after):
+        assert np.array_equal(a.hashes, b.hashes) and np.array_equal(a.counts, b.counts)
 
 
 def test_index_term_counts_is_counter_of_index_terms(lines: list[str]) -> None:
