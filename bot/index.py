@@ -425,14 +425,42 @@ def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
+def stable_hash_order(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``order = np.argsort(hashes, kind="stable")`` and ``hashes[order]``, several times faster.
+
+    Each key packs a hash's high bits and its position, so one plain sort of unique uint64
+    keys (vectorised in numpy) orders by (high bits, position). Distinct hashes that share
+    their high bits are rare (a few among millions of terms): only their groups are sorted
+    again by the whole hash, stably.
+    """
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    n = len(hashes)
+    shift = np.uint64(max(1, (n - 1).bit_length()))  # n < 2**63: a position fits in the low bits
+    keys = hashes >> shift
+    keys <<= shift
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort()
+    keys &= (np.uint64(1) << shift) - np.uint64(1)
+    order = keys.view(np.int64)  # the positions, in (high bits, position) order
+    sorted_hashes = hashes[order]
+    unsorted = np.flatnonzero(sorted_hashes[1:] < sorted_hashes[:-1])
+    if len(unsorted):
+        high = sorted_hashes >> shift
+        for group in np.unique(high[unsorted]).tolist():
+            a, b = np.searchsorted(high, [group, group + 1])
+            again = np.argsort(sorted_hashes[a:b], kind="stable")
+            order[a:b] = order[a:b][again]
+            sorted_hashes[a:b] = sorted_hashes[a:b][again]
+    return order, sorted_hashes
+
+
 def postings_from_stream(
     hashes: np.ndarray, tfs: np.ndarray, n_terms: np.ndarray, epsilon: float
 ) -> dict[str, np.ndarray]:
     """Term rows (sorted hash keys), posting lists and idf from each passage's (term, count) stream."""
     n_docs = len(n_terms)
     docs = np.repeat(np.arange(n_docs, dtype=np.int32), n_terms)
-    order = np.argsort(hashes, kind="stable")  # stable: passages stay ascending within a term
-    sorted_hashes = hashes[order]
+    order, sorted_hashes = stable_hash_order(hashes)  # stable: passages stay ascending within a term
     if len(order):
         starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
     else:
