@@ -77,7 +77,7 @@ class SegmentedArticle:
     length: np.ndarray  # int32, per passage
 
     def to_bytes(self) -> bytes:
-        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"), 1)  # fast: a cache
+        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"), 0)  # stored: a cache
         return b"".join(
             (
                 struct.pack("<III", len(header), len(self.texts), len(self.hashes)),
@@ -324,10 +324,12 @@ class SegmentCache:
 
 def segment_articles(
     articles: list[Article], settings: Settings, cache: SegmentCache | None, workers: int | None = None,
-    progress: bool = False,
+    progress: bool = False, keys: list[str] | None = None,
 ) -> tuple[list[SegmentedArticle], int]:
-    """Each article segmented, from the cache when unchanged. Returns (results, how many were new)."""
-    keys = [article_key(a, settings) for a in articles]
+    """Each article segmented, from the cache when unchanged. Returns (results, how many were new).
+
+    ``keys``: the articles' ``article_key``s, when already known."""
+    keys = keys if keys is not None else [article_key(a, settings) for a in articles]
     cached = cache.get_many(keys) if cache else {}
     todo = [(k, a) for k, a in zip(keys, articles) if k not in cached]
     done: dict[str, SegmentedArticle] = dict(cached)
@@ -876,7 +878,7 @@ def build_index(
         if report is None:
             cache = SegmentCache(settings.index_dir / "segments.sqlite")
             try:
-                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress)
+                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress, keys=keys)
                 cache.keep_only(set(keys))
             finally:
                 cache.close()
