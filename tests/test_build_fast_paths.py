@@ -169,3 +169,58 @@ def test_index_term_counts_is_counter_of_index_terms(lines: list[str]) -> None:
         got = index_term_counts(normalize(text), options, Counter(extra))
         want = Counter(index_terms(normalize(text), options) + extra)
         assert list(got.items()) == list(want.items())
+
+
+def _exact_terms_reference(text: str, options: TermOptions) -> list[str]:
+    """``exact_terms`` as first written: from ``segment``, word by word."""
+    from bot.text import expansion_terms, find_codes, segment
+
+    terms: list[str] = []
+    for run in segment(text, words=options.words):
+        syllables: list[str] = []
+        for word in run:
+            syllables.extend(word)
+            if options.words and len(word) >= max(2, options.min_word_syllables):
+                terms.append("_".join(word))
+        terms.extend(syllables)
+        if options.bigrams:
+            terms.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]))
+        terms.extend(expansion_terms(syllables, options))
+    if options.codes:
+        terms.extend(find_codes(text))
+    return terms
+
+
+def test_exact_terms_equal_their_definition(lines: list[str]) -> None:
+    from bot.text import exact_terms
+
+    settings = load_settings()
+    variants = [settings.terms, TermOptions(), replace(settings.terms, words=False, bigrams=False, codes=False),
+                replace(settings.terms, min_word_syllables=2)]
+    for options in variants:
+        for line in lines[:400]:
+            text = normalize(line)
+            assert exact_terms(text, options) == _exact_terms_reference(text, options), line
+
+
+def test_canonical_tones_equals_its_nfd_definition() -> None:
+    import re
+
+    from bot.text import _OLD_TONE_RE, _move_tone, canonical_tones
+
+    def reference(text: str) -> str:
+        return unicodedata.normalize("NFC", _OLD_TONE_RE.sub(_move_tone, unicodedata.normalize("NFD", text)))
+
+    rng = random.Random(5)
+    alphabet = list("oOaAeEuUyYqQ hn.") + list("àáảãạèéẻẽẹỳýỷỹỵÀÉỶậặệôơâăêòóÒ") + ["\u0300", "\u0301", "\u0309", "\u0303", "\u0323", "\u0302"]
+    samples = ["hoà", "khoẻ", "thuỷ", "tuỵ", "quà", "hòa", "Hoà Bình", "HOÀ", "oà.", "hoàn", "toạ", "xoè", "uỷ ban"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20000)]
+    for text in samples:
+        for form in (text, unicodedata.normalize("NFC", text)):
+            assert canonical_tones(form) == reference(form), repr(form)
+    assert re.search("hòa", canonical_tones("hoà"))
+    # the NFC look-ahead is as strict as the NFD one: a word character or mark decomposes to one
+    ahead = re.compile(r"[\w\u0300-\u036f]")
+    for code in range(0x110000):
+        if not 0xD800 <= code < 0xE000 and ahead.match(chr(code)):
+            assert ahead.match(unicodedata.normalize("NFD", chr(code))[0]), hex(code)
