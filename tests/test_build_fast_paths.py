@@ -43,6 +43,7 @@ QUIRKS = [
     "1",
     "Hòa bình, hoà bình, thuỷ lợi, thủy lợi, tuỵ, tụy",
     "Ông Nguyễn Văn A - Chủ tịch UBND tỉnh; bà Trần Thị B, Phó Bí thư",
+    "ΟΔΟΣ Σ xΣ ΣΣ İstanbul ĐẠI HỘİ Hà Nội",  # str.lower looks at context (final sigma)
 ]
 PUNCT = [",", ".", ":", ";", "!", "?", "(", ")", "\"", "-", "/", "...", "–", "%", "==>", "_"]
 EXTRA = ["2020", "128/NQ-CP", "1/8/2014", "TP.", "XIII.", "3.5", "1,000", "COVID-19", "a_b", "ĐU", "TW", "II"]
