@@ -27,7 +27,7 @@ import sqlite3
 import struct
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -395,17 +395,21 @@ def build_arrays(
     passage_position = (
         np.arange(n_docs, dtype=np.int64) - np.repeat(np.cumsum(per_article) - per_article, per_article)
     ).astype(np.int32)
-    texts = [text.encode("utf-8") for item in segmented for text in item.texts]
-    arrays = postings_from_stream(hashes, tfs, n_terms, epsilon)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    with ThreadPoolExecutor(1) as pool:  # numpy sorts and gathers without holding the GIL
+        postings = pool.submit(postings_from_stream, hashes, tfs, n_terms, epsilon)
+        texts = [text.encode("utf-8") for item in segmented for text in item.texts]
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in texts], out=offsets[1:])
+        joined = b"".join(texts)
+        del texts
+        arrays = postings.result()
     arrays.update(
         doc_len=doc_len,
         passage_article=passage_article,
         passage_position=passage_position,
         passage_offsets=offsets,
     )
-    return arrays, b"".join(texts), per_article
+    return arrays, joined, per_article
 
 
 def with_range_bounds(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -438,18 +442,19 @@ def stable_hash_order(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hashes = np.asarray(hashes, dtype=np.uint64)
     n = len(hashes)
     shift = np.uint64(max(1, (n - 1).bit_length()))  # n < 2**63: a position fits in the low bits
+    positions = np.arange(n, dtype=np.uint64)
     keys = hashes >> shift
     keys <<= shift
-    keys |= np.arange(n, dtype=np.uint64)
+    keys |= positions
     keys.sort()
     keys &= (np.uint64(1) << shift) - np.uint64(1)
     order = keys.view(np.int64)  # the positions, in (high bits, position) order
-    sorted_hashes = hashes[order]
+    sorted_hashes = np.take(hashes, order, out=positions)  # (the positions' memory, used again)
     unsorted = np.flatnonzero(sorted_hashes[1:] < sorted_hashes[:-1])
     if len(unsorted):
         high = sorted_hashes >> shift
         for group in np.unique(high[unsorted]).tolist():
-            a, b = np.searchsorted(high, [group, group + 1])
+            a, b = np.searchsorted(high, np.array([group, group + 1], dtype=np.uint64))  # not via float64
             again = np.argsort(sorted_hashes[a:b], kind="stable")
             order[a:b] = order[a:b][again]
             sorted_hashes[a:b] = sorted_hashes[a:b][again]
@@ -475,7 +480,8 @@ def postings_from_stream(
     idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
     term_order = np.empty(len(starts), dtype=np.int64)
     term_order[appearance] = np.arange(len(starts))
-    post_tf = np.minimum(tfs[order], 65535).astype(np.uint16)
+    post_tf = tfs[order]
+    post_tf = np.minimum(post_tf, 65535, out=post_tf).astype(np.uint16)
     return {
         "term_hash": sorted_hashes[starts],
         "term_ptr": term_ptr,
