@@ -177,7 +177,8 @@ def _segment_batch(
     in order of first appearance. Here the exact terms of the whole batch are numbered
     (``_TermIds``) and that stream is counted per passage at once.
     """
-    ids = _TERM_IDS.start_batch()
+    global _TERM_IDS
+    ids = _TERM_IDS = _TERM_IDS.start_batch()
     flat: list[str] = []  # exact terms: per article, its title's then each passage's
     texts: list[list[str]] = []
     segments: list[tuple[int, int, int, int]] = []  # per passage: (start, size) of its terms, of its title's
@@ -214,15 +215,14 @@ class _TermIds:
     """
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+        self.ids: dict[str, int] = {}  # numbers stay below 2**32 (``_count_terms`` packs them)
         self.hashes = np.zeros(0, dtype=np.uint64)
-        self.folded = np.zeros(0, dtype=np.int64)  # an exact term's folded copy's number (-1: a folded term)
+        self.folded = np.zeros(0, dtype=np.int64)  # an exact term's folded copy's number (-1: none)
         self._new: list[tuple[int, int]] = []  # (hash, folded copy) of terms numbered since the last sync
 
     def start_batch(self) -> _TermIds:
-        if len(self.ids) > TERM_IDS_SIZE:
-            self.__init__()
-        return self
+        """Itself, or a new numbering when this one has grown too big."""
+        return self if len(self.ids) <= TERM_IDS_SIZE else _TermIds()
 
     def of(self, terms: list[str]) -> np.ndarray:
         """The exact terms' numbers (new terms are numbered, with their folded copies)."""
@@ -232,12 +232,21 @@ class _TermIds:
             while True:
                 at = numbers.index(None, at + 1)
                 numbers[at] = self._number(terms[at], True)
+        self._sync()
+        found = np.array(numbers, dtype=np.int64)
+        if len(found) and self.folded[found].min() < 0:  # numbered as a folded copy before ('~' in an abbreviation)
+            for at in np.flatnonzero(self.folded[found] < 0).tolist():
+                copy = self._number(FOLD_PREFIX + fold_accents(terms[at]), False)
+                self._sync()
+                self.folded[found[at]] = copy
+        return found
+
+    def _sync(self) -> None:
         if self._new:
             hashes, copies = zip(*self._new)
             self.hashes = np.concatenate([self.hashes, np.array(hashes, dtype=np.uint64)])
             self.folded = np.concatenate([self.folded, np.array(copies, dtype=np.int64)])
             self._new = []
-        return np.array(numbers, dtype=np.int64)
 
     def _number(self, term: str, exact: bool) -> int:
         number = self.ids.get(term)

@@ -118,7 +118,7 @@ def _reference(article: Article, min_chars: int, max_chars: int, options: TermOp
     return pack_article("k", texts, terms, lengths)
 
 
-@pytest.mark.parametrize("variant", ["settings", "no_title", "no_folded", "plain"])
+@pytest.mark.parametrize("variant", ["settings", "no_title", "no_folded", "plain", "tilde"])
 def test_build_segmentation_equals_definition(lines: list[str], variant: str) -> None:
     settings = load_settings()
     options, title = settings.terms, settings.title_in_passages
@@ -129,6 +129,8 @@ def test_build_segmentation_equals_definition(lines: list[str], variant: str) ->
         options = replace(options, folded=False)
     elif variant == "plain":
         options = TermOptions()
+    elif variant == "tilde":  # an expansion's exact term that is also a folded copy ("~ha")
+        options = replace(options, abbreviations=(("ubnd", "~ha ủy ban"), ("ha", "~hà nội")))
     articles = _articles(lines)
     one_by_one = [_segment_batch([("k", a)], settings.min_chars, settings.max_chars, options, title)[0] for a in articles]
     in_batches = [  # batches of several articles, some empty
