@@ -27,8 +27,7 @@ import sqlite3
 import struct
 import time
 import zlib
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -79,7 +78,7 @@ class SegmentedArticle:
     length: np.ndarray  # int32, per passage
 
     def to_bytes(self) -> bytes:
-        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"), 1)  # fast: a cache
+        header = zlib.compress(json.dumps(self.texts, ensure_ascii=False).encode("utf-8"), 0)  # stored: a cache
         return b"".join(
             (
                 struct.pack("<III", len(header), len(self.texts), len(self.hashes)),
@@ -172,87 +171,128 @@ def pack_article(
 def _segment_batch(
     batch: list[tuple[str, Article]], min_chars: int, max_chars: int, options: TermOptions, title: bool
 ) -> list[SegmentedArticle]:
-    out = []
-    for key, article in batch:
-        if options.folded:
-            out.append(_segment_hashed(key, article, min_chars, max_chars, options, title))
-        else:
-            texts, terms, lengths = segment_article(article, min_chars, max_chars, options, title)
-            out.append(pack_article(key, texts, terms, lengths))
+    """``pack_article(key, *segment_article(...))`` of each article, the terms counted with numpy.
+
+    Each passage's terms are ``Counter(index_terms(passage) + index_terms(title))``: its
+    exact terms, their folded copies, the title's exact terms, their folded copies, counted
+    in order of first appearance. Here the exact terms of the whole batch are numbered
+    (``_TermIds``) and that stream is counted per passage at once.
+    """
+    global _TERM_IDS
+    ids = _TERM_IDS = _TERM_IDS.start_batch()
+    flat: list[str] = []  # exact terms: per article, its title's then each passage's
+    texts: list[list[str]] = []
+    segments: list[tuple[int, int, int, int]] = []  # per passage: (start, size) of its terms, of its title's
+    for _, article in batch:
+        title_at = len(flat)
+        if title and article.title:
+            flat.extend(exact_terms(normalize(article.title), options))
+        title_size = len(flat) - title_at
+        passages = [p.text for p in split_article(article, min_chars, max_chars)]
+        for text in passages:
+            start = len(flat)
+            flat.extend(exact_terms(normalize(text), options))
+            segments.append((start, len(flat) - start, title_at, title_size))
+        texts.append(passages)
+    exact = ids.of(flat)
+    hashes, counts, n_terms, lengths = _count_terms(exact, np.array(segments, dtype=np.int64).reshape(-1, 4), ids, options.folded)
+    out, passage, posting = [], 0, 0
+    for (key, _), passages in zip(batch, texts):
+        n = len(passages)
+        size = int(n_terms[passage : passage + n].sum())
+        out.append(SegmentedArticle(
+            key, passages, hashes[posting : posting + size], counts[posting : posting + size],
+            n_terms[passage : passage + n], lengths[passage : passage + n],
+        ))
+        passage, posting = passage + n, posting + size
     return out
 
 
-# The build's own path: ``pack_article(key, *segment_article(...))`` with each distinct exact
-# term's hash, folded copy and that copy's hash found in one look-up (tests hold them equal).
+class _TermIds:
+    """Numbers for terms, per process: each term's hash key and each exact term's folded copy.
 
-_TERM_KEYS: dict[str, tuple[int, str, int]] = {}
-TERM_KEYS_SIZE = 500_000  # bigger memos cost more in cache misses than they save
+    Forgotten at the start of a batch once past ``TERM_IDS_SIZE`` terms (bigger memos cost
+    more in cache misses than they save).
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}  # numbers stay below 2**32 (``_count_terms`` packs them)
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.folded = np.zeros(0, dtype=np.int64)  # an exact term's folded copy's number (-1: none)
+        self._new: list[tuple[int, int]] = []  # (hash, folded copy) of terms numbered since the last sync
+
+    def start_batch(self) -> _TermIds:
+        """Itself, or a new numbering when this one has grown too big."""
+        return self if len(self.ids) <= TERM_IDS_SIZE else _TermIds()
+
+    def of(self, terms: list[str]) -> np.ndarray:
+        """The exact terms' numbers (new terms are numbered, with their folded copies)."""
+        numbers = list(map(self.ids.get, terms))
+        at = -1
+        with contextlib.suppress(ValueError):
+            while True:
+                at = numbers.index(None, at + 1)
+                numbers[at] = self._number(terms[at], True)
+        self._sync()
+        found = np.array(numbers, dtype=np.int64)
+        if len(found) and self.folded[found].min() < 0:  # numbered as a folded copy before ('~' in an abbreviation)
+            for at in np.flatnonzero(self.folded[found] < 0).tolist():
+                copy = self._number(FOLD_PREFIX + fold_accents(terms[at]), False)
+                self._sync()
+                self.folded[found[at]] = copy
+        return found
+
+    def _sync(self) -> None:
+        if self._new:
+            hashes, copies = zip(*self._new)
+            self.hashes = np.concatenate([self.hashes, np.array(hashes, dtype=np.uint64)])
+            self.folded = np.concatenate([self.folded, np.array(copies, dtype=np.int64)])
+            self._new = []
+
+    def _number(self, term: str, exact: bool) -> int:
+        number = self.ids.get(term)
+        if number is None:
+            copy = self._number(FOLD_PREFIX + fold_accents(term), False) if exact else -1
+            number = self.ids[term] = len(self.ids)
+            self._new.append((term_hash(term), copy))
+        return number
 
 
-def _term_keys(term: str) -> tuple[int, str, int]:
-    """(term_hash(term), its folded copy, term_hash of that copy), remembered per process."""
-    found = _TERM_KEYS.get(term)
-    if found is None:
-        if len(_TERM_KEYS) > TERM_KEYS_SIZE:
-            _TERM_KEYS.clear()
-        folded = FOLD_PREFIX + fold_accents(term)
-        found = _TERM_KEYS[term] = (term_hash(term), folded, _memo_hash(folded))
-    return found
+_TERM_IDS = _TermIds()
+TERM_IDS_SIZE = 1_000_000
 
 
-def _segment_hashed(
-    key: str, article: Article, min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool
-) -> SegmentedArticle:
-    """``pack_article(key, *segment_article(...))`` for options with folded copies, faster."""
-    title: list[tuple[str, int, int]] = []  # the title's terms: (term, hash, count), exact ones first
-    if title_in_passages and article.title:
-        title = [(t, _memo_hash(t), c) for t, c in index_term_counts(normalize(article.title), options).items()]
-    texts, hashes, counts, n_terms, lengths = [], [], [], [], []
-    for passage in split_article(article, min_chars, max_chars):
-        exact = Counter(exact_terms(normalize(passage.text), options))
-        more: list[tuple[int, int]] = []  # title terms the passage lacks, in the title's order
-        title_copies: list[tuple[str, int, int]] = []
-        title_exact: dict[str, int] = {}  # the title's exact terms the passage has too
-        for term, hash_, count in title:  # the title's exact terms come before its folded copies
-            if term in exact:
-                title_exact[term] = count
-            elif term.startswith(FOLD_PREFIX):
-                title_copies.append((term, hash_, count))
-            else:
-                more.append((hash_, count))
-        start = len(hashes)
-        folded: dict[str, list[int]] = {}  # folded copy -> [hash, count], in order of first appearance
-        for term, count in exact.items():
-            hash_, copy, copy_hash = _term_keys(term)
-            hashes.append(hash_)
-            counts.append(count + title_exact.get(term, 0))
-            slot = folded.get(copy)
-            if slot is None:
-                folded[copy] = [copy_hash, count]
-            else:
-                slot[1] += count
-        for term, hash_, count in title_copies:
-            slot = folded.get(term)
-            if slot is None:
-                more.append((hash_, count))
-            else:
-                slot[1] += count
-        for hash_, count in folded.values():
-            hashes.append(hash_)
-            counts.append(count)
-        for hash_, count in more:
-            hashes.append(hash_)
-            counts.append(count)
-        texts.append(passage.text)
-        n_terms.append(len(hashes) - start)
-        lengths.append(sum(counts[start:]))
-    return SegmentedArticle(
-        key,
-        texts,
-        np.array(hashes, dtype=np.uint64).reshape(-1),
-        np.array(counts, dtype=np.uint32).reshape(-1),
-        np.array(n_terms, dtype=np.int32),
-        np.array(lengths, dtype=np.int32),
+def _count_terms(
+    exact: np.ndarray, segments: np.ndarray, ids: _TermIds, folded: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per passage, its distinct terms' hashes and counts in order of first appearance in
+    (exact terms, their folded copies, the title's exact terms, their folded copies), the
+    number of distinct terms and of all terms. ``segments`` rows: (start, size, title start, title size)."""
+    n_passages = len(segments)
+    kinds = np.array([False, True, False, True] if folded else [False, False])  # True: the folded copies
+    starts = segments[:, [0, 0, 2, 2] if folded else [0, 2]].reshape(-1)
+    sizes = segments[:, [1, 1, 3, 3] if folded else [1, 3]].reshape(-1)
+    total = int(sizes.sum())
+    ends = np.cumsum(sizes)
+    source = np.repeat(starts - (ends - sizes), sizes) + np.arange(total, dtype=np.int64)
+    stream = exact[source]
+    if folded:
+        fold = np.repeat(np.tile(kinds, n_passages), sizes)
+        stream[fold] = ids.folded[stream[fold]]
+    lengths = sizes.reshape(n_passages, len(kinds)).sum(axis=1)
+    passage = np.repeat(np.arange(n_passages, dtype=np.int64), lengths)
+    keys = (passage << 32) | stream
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    firsts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if total else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.append(firsts, total))
+    appearance = np.argsort(order[firsts])
+    distinct = sorted_keys[firsts][appearance]
+    return (
+        ids.hashes[distinct & 0xFFFFFFFF],
+        counts[appearance].astype(np.uint32),
+        np.bincount(distinct >> 32, minlength=n_passages).astype(np.int32),
+        lengths.astype(np.int32),
     )
 
 
@@ -294,10 +334,12 @@ class SegmentCache:
 
 def segment_articles(
     articles: list[Article], settings: Settings, cache: SegmentCache | None, workers: int | None = None,
-    progress: bool = False,
+    progress: bool = False, keys: list[str] | None = None,
 ) -> tuple[list[SegmentedArticle], int]:
-    """Each article segmented, from the cache when unchanged. Returns (results, how many were new)."""
-    keys = [article_key(a, settings) for a in articles]
+    """Each article segmented, from the cache when unchanged. Returns (results, how many were new).
+
+    ``keys``: the articles' ``article_key``s, when already known."""
+    keys = keys if keys is not None else [article_key(a, settings) for a in articles]
     cached = cache.get_many(keys) if cache else {}
     todo = [(k, a) for k, a in zip(keys, articles) if k not in cached]
     done: dict[str, SegmentedArticle] = dict(cached)
@@ -363,17 +405,21 @@ def build_arrays(
     passage_position = (
         np.arange(n_docs, dtype=np.int64) - np.repeat(np.cumsum(per_article) - per_article, per_article)
     ).astype(np.int32)
-    texts = [text.encode("utf-8") for item in segmented for text in item.texts]
-    arrays = postings_from_stream(hashes, tfs, n_terms, epsilon)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    with ThreadPoolExecutor(1) as pool:  # numpy sorts and gathers without holding the GIL
+        postings = pool.submit(postings_from_stream, hashes, tfs, n_terms, epsilon)
+        texts = [text.encode("utf-8") for item in segmented for text in item.texts]
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in texts], out=offsets[1:])
+        joined = b"".join(texts)
+        del texts
+        arrays = postings.result()
     arrays.update(
         doc_len=doc_len,
         passage_article=passage_article,
         passage_position=passage_position,
         passage_offsets=offsets,
     )
-    return arrays, b"".join(texts), per_article
+    return arrays, joined, per_article
 
 
 def with_range_bounds(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -395,14 +441,43 @@ def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
+def stable_hash_order(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``order = np.argsort(hashes, kind="stable")`` and ``hashes[order]``, several times faster.
+
+    Each key packs a hash's high bits and its position, so one plain sort of unique uint64
+    keys (vectorised in numpy) orders by (high bits, position). Distinct hashes that share
+    their high bits are rare (a few among millions of terms): only their groups are sorted
+    again by the whole hash, stably.
+    """
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    n = len(hashes)
+    shift = np.uint64(max(1, (n - 1).bit_length()))  # n < 2**63: a position fits in the low bits
+    positions = np.arange(n, dtype=np.uint64)
+    keys = hashes >> shift
+    keys <<= shift
+    keys |= positions
+    keys.sort()
+    keys &= (np.uint64(1) << shift) - np.uint64(1)
+    order = keys.view(np.int64)  # the positions, in (high bits, position) order
+    sorted_hashes = np.take(hashes, order, out=positions)  # (the positions' memory, used again)
+    unsorted = np.flatnonzero(sorted_hashes[1:] < sorted_hashes[:-1])
+    if len(unsorted):
+        high = sorted_hashes >> shift
+        for group in np.unique(high[unsorted]).tolist():
+            a, b = np.searchsorted(high, np.array([group, group + 1], dtype=np.uint64))  # not via float64
+            again = np.argsort(sorted_hashes[a:b], kind="stable")
+            order[a:b] = order[a:b][again]
+            sorted_hashes[a:b] = sorted_hashes[a:b][again]
+    return order, sorted_hashes
+
+
 def postings_from_stream(
     hashes: np.ndarray, tfs: np.ndarray, n_terms: np.ndarray, epsilon: float
 ) -> dict[str, np.ndarray]:
     """Term rows (sorted hash keys), posting lists and idf from each passage's (term, count) stream."""
     n_docs = len(n_terms)
     docs = np.repeat(np.arange(n_docs, dtype=np.int32), n_terms)
-    order = np.argsort(hashes, kind="stable")  # stable: passages stay ascending within a term
-    sorted_hashes = hashes[order]
+    order, sorted_hashes = stable_hash_order(hashes)  # stable: passages stay ascending within a term
     if len(order):
         starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
     else:
@@ -415,7 +490,8 @@ def postings_from_stream(
     idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
     term_order = np.empty(len(starts), dtype=np.int64)
     term_order[appearance] = np.arange(len(starts))
-    post_tf = np.minimum(tfs[order], 65535).astype(np.uint16)
+    post_tf = tfs[order]
+    post_tf = np.minimum(post_tf, 65535, out=post_tf).astype(np.uint16)
     return {
         "term_hash": sorted_hashes[starts],
         "term_ptr": term_ptr,
@@ -845,7 +921,7 @@ def build_index(
         if report is None:
             cache = SegmentCache(settings.index_dir / "segments.sqlite")
             try:
-                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress)
+                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress, keys=keys)
                 cache.keep_only(set(keys))
             finally:
                 cache.close()

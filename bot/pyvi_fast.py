@@ -61,46 +61,58 @@ def _keep(attributes: list[bytes]) -> list[bytes]:
     return attributes if known is None else [a for a in attributes if a in known]
 
 
-_SYLLABLES: dict[str, tuple[list[bytes], list[bytes], list[bytes]]] = {}
+_SYLLABLES: dict[str, tuple[list[bytes], list[bytes], list[bytes], str]] = {}
 
 
-def _attributes(token: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
-    """A syllable's attributes as itself, as the previous and as the next syllable."""
+def _attributes(token: str) -> tuple[list[bytes], list[bytes], list[bytes], str]:
+    """A syllable's attributes as itself, as the previous and as the next syllable; and its lower case."""
     found = _SYLLABLES.get(token)
     if found is None:
         if len(_SYLLABLES) > _MAX_CACHE:
             _SYLLABLES.clear()
-        lower = token.lower().encode("utf-8")
+        lowered = token.lower()
+        lower = lowered.encode("utf-8")
         upper, title, digit = token.isupper(), token.istitle(), token.isdigit()
         own = [b"bias", b"word.lower():" + lower]
         own += [b"word.isupper()"] * upper + [b"word.istitle()"] * title + [b"word.isdigit()"] * digit
         before = [b"-1:word.lower():" + lower] + [b"-1:word.istitle()"] * title + [b"-1:word.isupper()"] * upper
         after = [b"+1:word.lower():" + lower] + [b"+1:word.istitle()"] * title + [b"+1:word.isupper()"] * upper
-        found = _SYLLABLES[token] = (_keep(own), _keep(before), _keep(after))
+        found = _SYLLABLES[token] = (_keep(own), _keep(before), _keep(after), lowered)
     return found
 
 
+_BI_BEFORE, _TRI_BEFORE = [b"-1:word.bi_gram()"], [b"-2:word.tri_gram()"]
+_BI_AFTER, _TRI_AFTER = [b"+1:word.bi_gram()"], [b"+2:word.tri_gram()"]
+
+
 def _items(tokens: list[str], bi_grams: set[str], tri_grams: set[str]) -> list[list[bytes]]:
-    """crfsuite items for a line's syllables: ``ViTokenizer.sent2features`` without the False ones."""
+    """crfsuite items for a line's syllables: ``ViTokenizer.sent2features`` without the False ones.
+
+    (The n-grams are looked up as the tokens' lower cases joined by spaces, which is the
+    lower case of the tokens joined: a space ends any context ``str.lower`` looks at.)
+    """
     n = len(tokens)
-    attrs = [_attributes(t) for t in tokens]
-    bigram = [" ".join(tokens[i : i + 2]).lower() in bi_grams for i in range(n - 1)]
-    trigram = [" ".join(tokens[i : i + 3]).lower() in tri_grams for i in range(n - 2)]
+    get = _SYLLABLES.get
+    attrs = [get(t) or _attributes(t) for t in tokens]
+    lowers = [a[3] for a in attrs]
+    pairs = list(map(" ".join, zip(lowers, lowers[1:])))
+    bigram = [p in bi_grams for p in pairs]
+    trigram = [f"{p} {c}" in tri_grams for p, c in zip(pairs, lowers[2:])]
     items = []
     for i in range(n):
-        item = list(attrs[i][0])
+        item = attrs[i][0].copy()
         if i > 0:
             item += attrs[i - 1][1]
             if bigram[i - 1]:
-                item.append(b"-1:word.bi_gram()")
+                item += _BI_BEFORE
             if i > 1 and trigram[i - 2]:
-                item.append(b"-2:word.tri_gram()")
+                item += _TRI_BEFORE
         if i < n - 1:
             item += attrs[i + 1][2]
             if bigram[i]:
-                item.append(b"+1:word.bi_gram()")
+                item += _BI_AFTER
             if i < n - 2 and trigram[i]:
-                item.append(b"+2:word.tri_gram()")
+                item += _TRI_AFTER
         items.append(item)
     return items
 

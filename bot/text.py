@@ -48,8 +48,25 @@ def _move_tone(match: re.Match) -> str:
     return first + tone + second
 
 
+def _old_tone_vowels(bases: str) -> str:
+    """The precomposed characters whose NFD starts with one of ``bases`` and then a tone mark."""
+    return "".join(
+        ch for ch in map(chr, range(0xC0, 0x2000))
+        if len(nfd := unicodedata.normalize("NFD", ch)) > 1 and nfd[0] in bases and nfd[1] in _TONES
+    )
+
+
+# What ``_OLD_TONE_RE`` finds in NFD text, looked for in NFC text (a necessary condition, cheap
+# to test: a character that is a word character or a mark decomposes to one starting with one).
+_OLD_TONE_HINT_RE = re.compile(
+    f"(?:[oO][{_old_tone_vowels('aAeE')}]|[uU][{_old_tone_vowels('yY')}])(?![\\w\u0300-\u036f])"
+)
+
+
 def canonical_tones(text: str) -> str:
     """Put tone marks in one place: 'hoà' -> 'hòa', 'thuỷ' -> 'thủy', 'tuỵ' -> 'tụy'."""
+    if unicodedata.is_normalized("NFC", text) and not _OLD_TONE_HINT_RE.search(text):
+        return text  # nothing to move: the NFD round trip would give the text back
     decomposed = unicodedata.normalize("NFD", text)
     moved = _OLD_TONE_RE.sub(_move_tone, decomposed)
     return unicodedata.normalize("NFC", moved)
@@ -152,11 +169,16 @@ def segment(text: str, words: bool = True) -> list[list[str]]:
     Cased text goes to pyvi (it segments better before lower-casing); the syllables come
     back lower-cased, in one i/y spelling (``canonical_syllable``).
     """
-    runs: list[list[list[str]]] = []
+    return [[list(word) for word in run] for run in _runs(text, words)]
+
+
+def _runs(text: str, words: bool = True) -> list[list[tuple[str, ...]]]:
+    """``segment`` with each word as a tuple (shared: not to be changed)."""
+    runs: list[list[tuple[str, ...]]] = []
     for line in text.split("\n"):
         if not line.strip():
             continue
-        run: list[list[str]] = []
+        run: list[tuple[str, ...]] = []
         tokens = pyvi_words(line) if words else _pyvi_tokenizer().ViTokenizer.sylabelize(line)[1]
         for token in tokens:
             for syllables in _token_words(token):
@@ -165,7 +187,7 @@ def segment(text: str, words: bool = True) -> list[list[str]]:
                         runs.append(run)
                     run = []
                 else:
-                    run.append(list(syllables))
+                    run.append(syllables)
         if run:
             runs.append(run)
     return runs
@@ -252,16 +274,17 @@ def expansion_terms(syllables: list[str], options: TermOptions) -> list[str]:
 def exact_terms(text: str, options: TermOptions) -> list[str]:
     """``index_terms`` without the folded copies (which follow these, one per term, in order)."""
     terms: list[str] = []
-    for run in segment(text, words=options.words):
-        syllables: list[str] = []
-        for word in run:
-            syllables.extend(word)
-            if options.words and len(word) >= max(2, options.min_word_syllables):
-                terms.append("_".join(word))
+    long_word = max(2, options.min_word_syllables)
+    table = _abbreviation_map(options.abbreviations) if options.abbreviations else None
+    for run in _runs(text, words=options.words):
+        syllables = [s for word in run for s in word]
+        if options.words:
+            terms.extend(["_".join(word) for word in run if len(word) >= long_word])
         terms.extend(syllables)
         if options.bigrams:
-            terms.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]))
-        terms.extend(expansion_terms(syllables, options))
+            terms.extend(map(" ".join, zip(syllables, syllables[1:])))
+        if table and not table.keys().isdisjoint(syllables):
+            terms.extend(expansion_terms(syllables, options))
     if options.codes:
         terms.extend(find_codes(text))
     return terms
@@ -282,7 +305,7 @@ def index_term_counts(
 
     The counts come in the same order (first appearance): exact terms, their folded copies,
     then the extra terms not seen before. Folding is done once per distinct term.
-    (The index build's own path is ``index._segment_hashed``.)
+    (The index build counts terms its own way: ``index._segment_batch``.)
     """
     counts = Counter(exact_terms(text, options))
     if options.folded:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from pyvi import ViTokenizer
 
+from bot import index as index_module
 from bot import pyvi_fast
 from bot.config import load_settings
 from bot.corpus import Article
@@ -42,6 +43,7 @@ QUIRKS = [
     "1",
     "Hòa bình, hoà bình, thuỷ lợi, thủy lợi, tuỵ, tụy",
     "Ông Nguyễn Văn A - Chủ tịch UBND tỉnh; bà Trần Thị B, Phó Bí thư",
+    "ΟΔΟΣ Σ xΣ ΣΣ İstanbul ĐẠI HỘİ Hà Nội",  # str.lower looks at context (final sigma)
 ]
 PUNCT = [",", ".", ":", ";", "!", "?", "(", ")", "\"", "-", "/", "...", "–", "%", "==>", "_"]
 EXTRA = ["2020", "128/NQ-CP", "1/8/2014", "TP.", "XIII.", "3.5", "1,000", "COVID-19", "a_b", "ĐU", "TW", "II"]
@@ -116,7 +118,7 @@ def _reference(article: Article, min_chars: int, max_chars: int, options: TermOp
     return pack_article("k", texts, terms, lengths)
 
 
-@pytest.mark.parametrize("variant", ["settings", "no_title", "no_folded", "plain"])
+@pytest.mark.parametrize("variant", ["settings", "no_title", "no_folded", "plain", "tilde"])
 def test_build_segmentation_equals_definition(lines: list[str], variant: str) -> None:
     settings = load_settings()
     options, title = settings.terms, settings.title_in_passages
@@ -127,13 +129,40 @@ def test_build_segmentation_equals_definition(lines: list[str], variant: str) ->
         options = replace(options, folded=False)
     elif variant == "plain":
         options = TermOptions()
-    for article in _articles(lines):
-        fast = _segment_batch([("k", article)], settings.min_chars, settings.max_chars, options, title)[0]
+    elif variant == "tilde":  # an expansion's exact term that is also a folded copy ("~ha")
+        options = replace(options, abbreviations=(("ubnd", "~ha ủy ban"), ("ha", "~hà nội")))
+    articles = _articles(lines)
+    one_by_one = [_segment_batch([("k", a)], settings.min_chars, settings.max_chars, options, title)[0] for a in articles]
+    in_batches = [  # batches of several articles, some empty
+        item
+        for start, stop in ((0, 0), (0, 7), (7, 8), (8, 30), (30, 30), (30, 60))
+        for item in _segment_batch([("k", a) for a in articles[start:stop]], settings.min_chars, settings.max_chars, options, title)
+    ]
+    assert len(in_batches) == len(articles)
+    for article, fast, batched in zip(articles, one_by_one, in_batches):
         slow = _reference(article, settings.min_chars, settings.max_chars, options, title)
-        assert fast.texts == slow.texts
-        for field in ("hashes", "counts", "n_terms", "length"):
-            mine, theirs = getattr(fast, field), getattr(slow, field)
-            assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), (article.id, field)
+        for got in (fast, batched):
+            assert got.texts == slow.texts
+            for field in ("hashes", "counts", "n_terms", "length"):
+                mine, theirs = getattr(got, field), getattr(slow, field)
+                assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), (article.id, field)
+
+
+def test_term_numbers_forgotten_between_batches(lines: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker forgets its term numbers past a size; batches after that give the same terms."""
+    settings = load_settings()
+    args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
+    articles = [("k", a) for a in _articles(lines)[:20]]
+    before = _segment_batch(articles, *args)
+    monkeypatch.setattr(index_module, "TERM_IDS_SIZE", 10)
+    monkeypatch.setattr(index_module, "_TERM_IDS", index_module._TermIds())
+    _segment_batch(articles[10:], *args)
+    numbered = index_module._TERM_IDS.ids
+    assert len(numbered) > 10
+    after = _segment_batch(articles, *args)
+    assert index_module._TERM_IDS.ids is not numbered  # started again
+    for a, b in zip(before, after):
+        assert np.array_equal(a.hashes, b.hashes) and np.array_equal(a.counts, b.counts)
 
 
 def test_index_term_counts_is_counter_of_index_terms(lines: list[str]) -> None:
@@ -143,3 +172,58 @@ def test_index_term_counts_is_counter_of_index_terms(lines: list[str]) -> None:
         got = index_term_counts(normalize(text), options, Counter(extra))
         want = Counter(index_terms(normalize(text), options) + extra)
         assert list(got.items()) == list(want.items())
+
+
+def _exact_terms_reference(text: str, options: TermOptions) -> list[str]:
+    """``exact_terms`` as first written: from ``segment``, word by word."""
+    from bot.text import expansion_terms, find_codes, segment
+
+    terms: list[str] = []
+    for run in segment(text, words=options.words):
+        syllables: list[str] = []
+        for word in run:
+            syllables.extend(word)
+            if options.words and len(word) >= max(2, options.min_word_syllables):
+                terms.append("_".join(word))
+        terms.extend(syllables)
+        if options.bigrams:
+            terms.extend(f"{a} {b}" for a, b in zip(syllables, syllables[1:]))
+        terms.extend(expansion_terms(syllables, options))
+    if options.codes:
+        terms.extend(find_codes(text))
+    return terms
+
+
+def test_exact_terms_equal_their_definition(lines: list[str]) -> None:
+    from bot.text import exact_terms
+
+    settings = load_settings()
+    variants = [settings.terms, TermOptions(), replace(settings.terms, words=False, bigrams=False, codes=False),
+                replace(settings.terms, min_word_syllables=2)]
+    for options in variants:
+        for line in lines[:400]:
+            text = normalize(line)
+            assert exact_terms(text, options) == _exact_terms_reference(text, options), line
+
+
+def test_canonical_tones_equals_its_nfd_definition() -> None:
+    import re
+
+    from bot.text import _OLD_TONE_RE, _move_tone, canonical_tones
+
+    def reference(text: str) -> str:
+        return unicodedata.normalize("NFC", _OLD_TONE_RE.sub(_move_tone, unicodedata.normalize("NFD", text)))
+
+    rng = random.Random(5)
+    alphabet = list("oOaAeEuUyYqQ hn.") + list("àáảãạèéẻẽẹỳýỷỹỵÀÉỶậặệôơâăêòóÒ") + ["\u0300", "\u0301", "\u0309", "\u0303", "\u0323", "\u0302"]
+    samples = ["hoà", "khoẻ", "thuỷ", "tuỵ", "quà", "hòa", "Hoà Bình", "HOÀ", "oà.", "hoàn", "toạ", "xoè", "uỷ ban"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20000)]
+    for text in samples:
+        for form in (text, unicodedata.normalize("NFC", text)):
+            assert canonical_tones(form) == reference(form), repr(form)
+    assert re.search("hòa", canonical_tones("hoà"))
+    # the NFC look-ahead is as strict as the NFD one: a word character or mark decomposes to one
+    ahead = re.compile(r"[\w\u0300-\u036f]")
+    for code in range(0x110000):
+        if not 0xD800 <= code < 0xE000 and ahead.match(chr(code)):
+            assert ahead.match(unicodedata.normalize("NFD", chr(code))[0]), hex(code)
