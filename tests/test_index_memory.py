@@ -74,15 +74,16 @@ def test_no_bound_keeps_pages(built) -> None:
     assert not index.release_pages()
 
 
-def _resident_kb(suffix: str) -> int:
-    """Resident KB of this process's mappings of files ending in ``suffix`` (from /proc/self/smaps)."""
+def _resident_kb(folder, suffix: str) -> int:
+    """Resident KB of this process's mappings of files in ``folder`` ending in ``suffix`` (from
+    /proc/self/smaps; other tests' indexes may be mapped too)."""
     total, current = 0, ""
     with open("/proc/self/smaps") as handle:
         for line in handle:
             fields = line.split()
             if fields and "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
                 current = fields[5] if len(fields) > 5 else ""
-            elif fields and fields[0] == "Rss:" and current.endswith(suffix):
+            elif fields and fields[0] == "Rss:" and current.startswith(str(folder)) and current.endswith(suffix):
                 total += int(fields[1])
     return total
 
@@ -90,10 +91,11 @@ def _resident_kb(suffix: str) -> int:
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/smaps"), reason="Linux only")
 def test_release_keeps_the_recent_questions_posting_lists(built) -> None:
     index = load_index(built.index_dir, built.bm25, memory_mb=0.001)
+    folder = built.index_dir.resolve()
     first = answer_question(index, "dự án đầu tư công", built)
-    assert _resident_kb(".post_doc.npy") > 0 and _resident_kb(".passages.txt") > 0
+    assert _resident_kb(folder, ".post_doc.npy") > 0 and _resident_kb(folder, ".passages.txt") > 0
     index._unmap({0: [(0, len(index.parts[0].arrays["post_doc"]))]})  # keep every posting
-    assert _resident_kb(".post_doc.npy") > 0 and _resident_kb(".passages.txt") == 0
+    assert _resident_kb(folder, ".post_doc.npy") > 0 and _resident_kb(folder, ".passages.txt") == 0
     index._unmap({})
-    assert _resident_kb(".post_doc.npy") == 0
+    assert _resident_kb(folder, ".post_doc.npy") == 0
     assert answer_question(index, "dự án đầu tư công", built) == first
