@@ -24,7 +24,7 @@ from bot.article_table import ArticleView, first_passages, passage_counts
 from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
 
 
-RECENT_QUESTIONS = 16  # whose posting lists stay mapped when pages are released
+RECENT_QUESTIONS = 64  # whose posting lists stay mapped when pages are released
 
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20) if hasattr(os, "sysconf") else 4 / 1024
 
@@ -209,7 +209,7 @@ class PassageIndex:
         counts in the process's resident memory until it is unmapped. Past the limit the
         pages are dropped from the mapping (``MADV_DONTNEED``), except the posting lists the
         last ``RECENT_QUESTIONS`` questions read (common words' long lists, read again and
-        again); when those alone are over 60% of the limit, everything is dropped. The files
+        again); when those alone are over 90% of the limit, everything is dropped. The files
         stay in the page cache, so the next questions map them in again without reading the
         disk. Returns whether pages were released.
         """
@@ -220,7 +220,7 @@ class PassageIndex:
             for number, starts, ends in self._recent:
                 keep.setdefault(number, []).extend(zip(starts.tolist(), ends.tolist()))
         self._unmap(keep)
-        if keep and mapped_file_mb() > self.memory_mb * 0.6:
+        if keep and mapped_file_mb() > self.memory_mb * 0.9:
             self._unmap({})
         return True
 
