@@ -13,8 +13,8 @@ order. Passages are visited in windows of ``WINDOW`` passage numbers:
 2. the query terms are sorted by postings per unit of their highest possible contribution;
    the first ones whose bounds add up to less than the threshold are "non-essential": a
    passage holding only those cannot enter the top k;
-3. in each window (each list's start found from an evenly-spread guess, ``_seek``) the
-   essential terms' postings are added into a small accumulator (term
+3. in each window (each essential list's start found from an evenly-spread guess, ``_seek``;
+   a non-essential list only when a passage needs it) the essential terms' postings are added into a small accumulator (term
    at a time, in query order, so the partial sums are exact);
 4. each touched passage is checked against the non-essential terms' block bounds (worked
    out only in windows where many passages were touched; elsewhere their total bound), then
@@ -353,8 +353,8 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                 alive_blocks += 1
         if alive_blocks == 0:
             continue
-        for t in range(nt):
-            cursor[t] = _seek(doc_arr, starts[t], ends[t], first, n_docs)
+        for t in range(nt):  # a non-essential term's list is sought only if a passage needs it
+            cursor[t] = _seek(doc_arr, starts[t], ends[t], first, n_docs) if rank[t] >= minor else -1
         # the essential terms' postings, term by term in query order (exact partial sums)
         n_touched = 0
         for t in range(nt):
@@ -387,6 +387,8 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                 if ranged[t]:
                     _add_range_bounds(block_minor, w * n_blocks, n_blocks, t, scale, rslot, rtf, rdl, k1, c0, c1)
                 else:
+                    if cursor[t] < 0:
+                        cursor[t] = _seek(doc_arr, starts[t], ends[t], first, n_docs)
                     _add_posting_bounds(block_minor, first, doc_arr, tf_arr, cursor[t], ends[t], last, idf[t], weight[t],
                                         norms, k1)
         else:
@@ -412,7 +414,10 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                 for j in range(minor - 1, -1, -1):
                     t = by_bound[j]
                     remaining -= ub[t]
-                    p = _advance(doc_arr, cursor[t], ends[t], doc)
+                    if cursor[t] < 0:
+                        p = _seek(doc_arr, starts[t], ends[t], doc, n_docs)
+                    else:
+                        p = _advance(doc_arr, cursor[t], ends[t], doc)
                     cursor[t] = p
                     hit[t] = p < ends[t] and doc_arr[p] == doc
                     if hit[t]:
