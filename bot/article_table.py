@@ -39,7 +39,26 @@ def encode_articles(articles: Sequence[dict[str, Any]]) -> tuple[bytes, np.ndarr
     return b"".join(lines), rows
 
 
-class ArticleTable(Sequence):
+class _ReadOnDemand(Sequence):
+    """A sequence of articles made when read: ``_read(n)`` gives article n (0 <= n < len)."""
+
+    def _read(self, number: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, number):  # type: ignore[override]
+        if isinstance(number, slice):
+            return [self._read(n) for n in range(*number.indices(len(self)))]
+        if number < 0:
+            number += len(self)
+        if not 0 <= number < len(self):
+            raise IndexError(number)
+        return self._read(int(number))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self._read(n) for n in range(len(self)))
+
+
+class ArticleTable(_ReadOnDemand):
     """A part's articles (dicts, ``first_passage`` local to the part), parsed when read.
 
     Every read gives a new dict, so a caller may change it freely.
@@ -52,14 +71,9 @@ class ArticleTable(Sequence):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, number):  # type: ignore[override]
-        if isinstance(number, slice):
-            return [self[n] for n in range(*number.indices(len(self)))]
+    def _read(self, number: int) -> dict[str, Any]:
         start, end = self.rows[number, START], self.rows[number, END]
         return json.loads(self.blob[int(start) : int(end)])
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (self[n] for n in range(len(self)))
 
     def first_passages(self) -> np.ndarray:
         return np.asarray(self.rows[:, FIRST_PASSAGE])
@@ -94,7 +108,7 @@ def numbers_of(articles: Sequence[dict[str, Any]], article_id: str) -> list[int]
     return [n for n, a in enumerate(articles) if a["id"] == article_id]
 
 
-class ArticleView(Sequence):
+class ArticleView(_ReadOnDemand):
     """Articles of several parts seen as one sequence, by global number: ``numbers`` picks
     which (all of them, or the live ones), and ``first_passage`` is made global."""
 
@@ -107,17 +121,8 @@ class ArticleView(Sequence):
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self[n] for n in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _read(self, index: int) -> dict[str, Any]:
         return self.by_number(int(self.numbers[index]))
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (self[n] for n in range(len(self)))
 
     def by_number(self, number: int) -> dict[str, Any]:
         """The article of global number ``number`` (live or not)."""

@@ -13,7 +13,7 @@ from typing import Sequence
 from bot.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.answer import answer_question
 from bot.config import PACKAGE_ROOT, ConfigError, Settings, load_settings
-from bot.index import BuildReport, IndexError_, build_index, current_version, ensure_index, load_index, recorded_corpus
+from bot.index import BuildReport, IndexError_, build_index, current_version, ensure_index, load_configured_index, recorded_corpus
 from bot.ingest import load_outlets
 from bot.messages import Messages, format_date, format_source, load_messages
 from bot.render import render_answer, render_source, render_sources
@@ -154,10 +154,7 @@ def open_given_index(args: argparse.Namespace, settings: Settings, quiet: bool =
         recorded = recorded_corpus(settings.index_dir)
         if current_version(settings.index_dir) is not None and (recorded is None or not recorded.exists()):
             try:
-                return load_index(
-                    settings.index_dir, settings.bm25, preload=settings.preload_index,
-                    memory_mb=settings.index_memory_mb,
-                )
+                return load_configured_index(settings)
             except IndexError_ as exc:
                 raise UserError(f"the index in {settings.index_dir} cannot be used ({exc}); give --corpus to rebuild it") from None
     return open_index(settings, quiet)

@@ -773,6 +773,13 @@ def load_index(
     return PassageIndex(parts, idf, manifest, params, memory_mb)
 
 
+def load_configured_index(settings: Settings) -> PassageIndex:
+    """``load_index`` of ``settings.index_dir`` with the configured preload and memory bound."""
+    return load_index(
+        settings.index_dir, settings.bm25, preload=settings.preload_index, memory_mb=settings.index_memory_mb
+    )
+
+
 def load_parts(
     index_dir: Path, verify: bool | str = "quick", preload: bool = False
 ) -> tuple[Path, dict[str, Any], list[Part], np.ndarray]:
@@ -1106,7 +1113,7 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
         raise FileNotFoundError(str(settings.corpus))
     reason = ""
     try:
-        index = load_index(settings.index_dir, settings.bm25, preload=settings.preload_index, memory_mb=settings.index_memory_mb)
+        index = load_configured_index(settings)
         if index.manifest.get("fingerprint") == full_fingerprint(settings):
             problems = [LoadProblem(*p.split(": ", 1)) if ": " in p else LoadProblem(p, "") for p in index.manifest.get("problems", [])]
             return index, BuildReport(
@@ -1122,4 +1129,4 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
     report.action = "built" if reason.startswith("no index") else "rebuilt"
     report.reason = reason
     report.seconds = time.perf_counter() - started
-    return load_index(settings.index_dir, settings.bm25, preload=settings.preload_index, memory_mb=settings.index_memory_mb), report
+    return load_configured_index(settings), report

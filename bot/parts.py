@@ -215,32 +215,35 @@ class PassageIndex:
         """
         if not force and (not self.memory_mb or mapped_file_mb() <= self.memory_mb):
             return False
-        keep: dict[int, list[tuple[int, int]]] = {}
+        keep: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if not force:
-            for number, starts, ends in self._recent:
-                keep.setdefault(number, []).extend(zip(starts.tolist(), ends.tolist()))
+            for number in {number for number, _, _ in self._recent}:
+                read = [(starts, ends) for n, starts, ends in self._recent if n == number]
+                keep[number] = (np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read]))
         self._unmap(keep)
         if keep and mapped_file_mb() > self.memory_mb * 0.9:
             self._unmap({})
         return True
 
-    def _unmap(self, keep: dict[int, list[tuple[int, int]]]) -> None:
-        """Drop every mapped page of the parts' files but the posting ranges in ``keep`` (by part)."""
+    def _unmap(self, keep: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Drop every mapped page of the parts' files but the posting ranges in ``keep`` (by part:
+        first and end positions)."""
+        page = mmap.PAGESIZE
         for number, part in enumerate(self.parts):
-            ranges = sorted(keep.get(number, []))
+            starts, ends = keep.get(number, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
             for name, (mapped, offset, itemsize) in part.maps.items():
-                if not ranges or name not in ("post_doc", "post_tf"):
+                if not len(starts) or name not in ("post_doc", "post_tf"):
                     mapped.madvise(mmap.MADV_DONTNEED)
                     continue
-                at = 0  # start of the next gap (page-aligned)
-                for start, end in ranges:
-                    low = (offset + start * itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
-                    high = -(-(offset + end * itemsize) // mmap.PAGESIZE) * mmap.PAGESIZE
-                    if low > at:
-                        mapped.madvise(mmap.MADV_DONTNEED, at, low - at)
-                    at = max(at, high)
-                if at < len(mapped):
-                    mapped.madvise(mmap.MADV_DONTNEED, at, len(mapped) - at)
+                low = (offset + starts.astype(np.int64) * itemsize) // page * page  # kept pages, page-aligned
+                high = -(-(offset + ends.astype(np.int64) * itemsize) // page) * page
+                order = np.argsort(low, kind="stable")
+                low, reach = low[order], np.maximum.accumulate(high[order])
+                gap_ends = np.append(low, len(mapped))  # a gap runs from where the kept pages so far reach
+                gap_starts = np.append(0, reach)
+                for at, stop in zip(gap_starts.tolist(), gap_ends.tolist()):
+                    if stop > at:
+                        mapped.madvise(mmap.MADV_DONTNEED, at, stop - at)
 
     # --- terms ---------------------------------------------------------------------------
 

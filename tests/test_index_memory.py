@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from bot.answer import answer_question
@@ -94,7 +95,7 @@ def test_release_keeps_the_recent_questions_posting_lists(built) -> None:
     folder = built.index_dir.resolve()
     first = answer_question(index, "dự án đầu tư công", built)
     assert _resident_kb(folder, ".post_doc.npy") > 0 and _resident_kb(folder, ".passages.txt") > 0
-    index._unmap({0: [(0, len(index.parts[0].arrays["post_doc"]))]})  # keep every posting
+    index._unmap({0: (np.array([0]), np.array([len(index.parts[0].arrays["post_doc"])]))})  # keep every posting
     assert _resident_kb(folder, ".post_doc.npy") > 0 and _resident_kb(folder, ".passages.txt") == 0
     index._unmap({})
     assert _resident_kb(folder, ".post_doc.npy") == 0
