@@ -64,7 +64,7 @@ class ArticleTable(_ReadOnDemand):
     Every read gives a new dict, so a caller may change it freely.
     """
 
-    def __init__(self, blob: bytes | mmap.mmap, rows: np.ndarray):
+    def __init__(self, blob: Any, rows: np.ndarray):  # bytes, or a file read by slices (index.FileBytes, a map)
         self.blob = blob
         self.rows = rows
 

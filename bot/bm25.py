@@ -12,7 +12,10 @@ order: score += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))).
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import cache
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -151,6 +154,7 @@ def top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
 
 
 SEED_POSTINGS = 64  # postings of the rarest terms scored first for a starting threshold (bench: 16-64 best)
+SPLIT_FROM = 1 << 18  # passages from which a search runs in two threads, each over half the passages
 
 
 def best_passages(
@@ -164,6 +168,7 @@ def best_passages(
     avgdl: float = 0.0,
     norm_min: float | None = None,
     seed_postings: int = SEED_POSTINGS,
+    split_from: int = SPLIT_FROM,
 ) -> tuple[list[tuple[int, float]], int]:
     """The k best passages with a positive score, exactly as ``top_k(*score_touched(...))``.
 
@@ -171,7 +176,8 @@ def best_passages(
     Passages that cannot reach the k-th best score are never fully scored (MaxScore, with
     per-range bounds where the postings carry them; see ``bm25_kernel``). ``b`` and ``avgdl``
     are the ones ``norms`` were made with (needed for the range bounds); ``norm_min`` is
-    ``norms.min()`` when the caller keeps it.
+    ``norms.min()`` when the caller keeps it. From ``split_from`` passages on (and with two
+    cores), each half of the passages is searched in its own thread.
     """
     terms = [(p, float(f), float(w)) for p, f, w in zip(postings, idf, weights) if p is not None and len(p.docs)]
     if k <= 0 or not terms or len(norms) == 0:
@@ -181,6 +187,7 @@ def best_passages(
     return _top(
         source, starts, (rtf, rdl, rslot, rsize), np.array([t[1] for t in terms]), np.array([t[2] for t in terms]),
         np.array([float(p.tf_max or 0) for p, _, _ in terms]), norms, k1, k, b, avgdl, norm_min, seed_postings,
+        split_from,
     )
 
 
@@ -212,7 +219,7 @@ def best_in_source(
         (_readonly(rtf), _readonly(rdl), slots if ranged else np.full(len(slots), -1, dtype=np.int64),
          source.range_size if ranged else 0),
         np.asarray(idf, dtype=np.float64), np.asarray(weights, dtype=np.float64), np.asarray(tf_max, dtype=np.float64),
-        norms, k1, k, b, avgdl, norm_min, SEED_POSTINGS,
+        norms, k1, k, b, avgdl, norm_min, SEED_POSTINGS, SPLIT_FROM,
     )
 
 
@@ -225,19 +232,43 @@ def compile_scorer() -> None:
                    one, 1.2, 1, 0.75, 1.0)
 
 
-def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings):
-    """Run the compiled scorer (``bm25_kernel.top_passages``)."""
+def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings,
+         split_from):
+    """Run the compiled scorer (``bm25_kernel.top_passages``), over two halves of the passages
+    in two threads when there are ``split_from`` passages or more (it releases the GIL)."""
     from bot import bm25_kernel
 
     rtf, rdl, rslot, rsize = ranges
     if rsize and avgdl <= 0:
         rsize = 0  # range bounds need the average length the norms were made with
-    docs, scores, found = bm25_kernel.top_passages(
+    args = (
         source[0], source[1], starts[0], starts[1], idf, weights, tf_max,
         rslot, rtf, rdl, rsize, norms, float(np.min(norms)) if norm_min is None else norm_min,
         float(k1), float(b), float(avgdl), int(k), int(seed_postings),
     )
+    windows = -(-len(norms) // bm25_kernel.WINDOW)
+    if len(norms) < split_from or windows < 2 or _cores() < 2:
+        docs, scores, found = bm25_kernel.top_passages(*args)
+    else:
+        half = windows // 2
+        other = _second_thread().submit(bm25_kernel.top_passages, *args, half, windows)
+        docs, scores, found = bm25_kernel.top_passages(*args, 0, half)
+        docs2, scores2, found2 = other.result()
+        docs, scores = np.concatenate([docs, docs2]), np.concatenate([scores, scores2])
+        order = np.lexsort((docs, -scores))[:k]  # highest score first, lower passage on ties
+        docs, scores, found = docs[order], scores[order], found + found2
     return [(int(d), float(s)) for d, s in zip(docs.tolist(), scores.tolist())], int(found)
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@cache
+def _second_thread() -> ThreadPoolExecutor:
+    """The one extra thread that searches the second half of a large index's passages."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-half")
 
 
 _NO_RANGES = (np.zeros((0, 0), dtype=np.uint8), np.zeros((0, 0), dtype=np.uint16))

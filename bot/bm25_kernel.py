@@ -236,9 +236,12 @@ def _minor_first(ub, df):
 
 @nb.njit(cache=True, nogil=True)
 def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf, rdl, rsize: int,
-                 norms, norm_min: float, k1: float, b: float, avgdl: float, k: int, seed_postings: int):
+                 norms, norm_min: float, k1: float, b: float, avgdl: float, k: int, seed_postings: int,
+                 window_lo: int = 0, window_hi: int = -1):
     """The k best passages with a positive score: (passages, scores) best first, and how many
-    passages were found scoring above 0 (a lower bound of that count)."""
+    passages were found scoring above 0 (a lower bound of that count). Only the windows
+    window_lo .. window_hi - 1 are searched (-1: to the end); the k best of the whole corpus
+    are the k best of the union of its windows' searches."""
     nt = len(starts)
     scale = np.empty(nt)
     ub = np.empty(nt)
@@ -297,21 +300,30 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
     n_docs = len(norms)
     n_windows = (n_docs + WINDOW - 1) // WINDOW
     n_blocks = WINDOW // BLOCK
+    if window_hi < 0 or window_hi > n_windows:
+        window_hi = n_windows
+    lo_block = window_lo * n_blocks  # the searched blocks and passages
+    hi_block = min(window_hi * n_blocks, (n_docs + BLOCK - 1) // BLOCK)
+    lo_doc = window_lo * WINDOW
+    hi_doc = min(window_hi * WINDOW, n_docs)
     c0 = k1 * (1.0 - b)  # a length norm is c0 + c1 * length (up to rounding; bounds carry a margin)
     c1 = k1 * b / avgdl if avgdl > 0 else 0.0
     ranged = np.zeros(nt, dtype=np.bool_)
     for t in range(nt):
         ranged[t] = rsize == BLOCK and rslot[t] >= 0 and rtf.shape[1] >= (n_docs + BLOCK - 1) // BLOCK
-    block_total = np.zeros(n_windows * n_blocks)
+    block_total = np.zeros(n_windows * n_blocks)  # 0 outside the searched windows
+    searched = block_total[lo_block:hi_block]
     for t in range(nt):
         if scale[t] <= 0.0:
             continue
         if ranged[t]:
-            highest = _add_range_bounds(block_total, 0, len(block_total), t, scale, rslot, rtf, rdl, k1, c0, c1)
+            highest = _add_range_bounds(searched, lo_block, hi_block - lo_block, t, scale, rslot, rtf, rdl, k1, c0,
+                                        c1)
         else:
-            highest = _add_posting_bounds(block_total, 0, doc_arr, tf_arr, starts[t], ends[t], n_docs, idf[t],
-                                          weight[t], norms, k1)
-        ub[t] = min(ub[t], highest)  # the term's best block: a tighter bound than tf_max gives
+            highest = _add_posting_bounds(searched, lo_doc, doc_arr, tf_arr,
+                                          _seek(doc_arr, starts[t], ends[t], lo_doc, n_docs), ends[t], hi_doc,
+                                          idf[t], weight[t], norms, k1)
+        ub[t] = min(ub[t], highest)  # the term's best block here: a tighter bound than tf_max gives
     by_bound = _minor_first(ub, ends - starts)
     total = 0.0
     for j in range(nt):
@@ -341,6 +353,8 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         n_minor += 1
     # windows from the most promising: the threshold rises early, and the rest are skipped
     for w in by_window:
+        if w < window_lo or w >= window_hi:
+            continue
         if n_minor >= nt or window_bound[w] * (1.0 + MARGIN) + 1e-12 < threshold:
             break
         first = w * WINDOW

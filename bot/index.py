@@ -550,6 +550,73 @@ def _map_file(path: Path, preload: bool = False, populate: bool = False) -> mmap
         return mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
 
 
+class FileBytes:
+    """A file's bytes, read on demand with ``os.pread`` (by slices): the passage texts and
+    article lines. A question reads a few dozen of them; read through a memory map instead,
+    each would map in a whole page cache folio (up to 2 MB), which counts in the process's
+    resident memory (hundreds of MB a question at 1M passages)."""
+
+    def __init__(self, path: Path, preload: bool = False) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._size = os.fstat(self._fd).st_size
+        if preload and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_WILLNEED)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, where: slice) -> bytes:
+        start, stop, step = where.indices(self._size)
+        if step != 1:
+            raise ValueError("only contiguous slices")
+        return os.pread(self._fd, stop - start, start) if stop > start else b""
+
+    def __bytes__(self) -> bytes:
+        return self[:]
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.close(self._fd)
+
+
+PRELOAD_WAIT_S = 1.0  # at most this long a load waits for the posting files to be read (see _wait_cached)
+RANKING_FILES = ("range_tf", "range_dl", "post_doc", "post_tf")  # every question reads in these
+MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14+
+
+
+def _wait_cached(mappings: list[tuple[mmap.mmap, int, int]], seconds: float) -> float:
+    """Wait, up to ``seconds``, until the kernel has read the mapped files into its page cache;
+    returns the share of their bytes known to be there.
+
+    A ``preload`` asks for every file at once and does not wait; questions asked while the
+    disk is still reading (a cold start: after a reboot, or once the system evicted the
+    files) take several times longer, at 1M passages for 10 s and more. Here each 16 MB of a
+    file is mapped in (``MADV_POPULATE_READ`` waits for the disk; a cached file takes
+    microseconds) and unmapped at once (``MADV_DONTNEED``: the pages stay cached, the
+    process's memory does not grow). Past the deadline the rest is left to the read-ahead.
+    """
+    deadline = time.monotonic() + seconds
+    total = sum(len(mapped) for mapped, _, _ in mappings) or 1
+    done, chunk = 0, 16 << 20
+    for mapped, _, _ in mappings:
+        for at in range(0, len(mapped), chunk):
+            if time.monotonic() > deadline:
+                return done / total
+            size = min(chunk, len(mapped) - at)
+            try:
+                mapped.madvise(MADV_POPULATE_READ, at, size)
+                mapped.madvise(mmap.MADV_DONTNEED, at, size)
+            except (OSError, ValueError, AttributeError):  # an older kernel, or not Linux
+                return done / total
+            done += size
+    return done / total
+
+
+def _read_file(path: Path, preload: bool) -> FileBytes | mmap.mmap:
+    """A file read by slices: with ``os.pread`` where there is one, else memory-mapped."""
+    return FileBytes(path, preload) if hasattr(os, "pread") else _map_file(path, preload)
+
+
 def _load_array(
     path: Path, preload: bool, populate: bool = False
 ) -> tuple[np.ndarray, tuple[mmap.mmap, int, int] | None]:
@@ -811,7 +878,7 @@ def load_parts(
             arrays = {key: array for key, (array, _) in loaded.items()}
             maps = {key: mapped for key, (_, mapped) in loaded.items() if mapped and key not in RESIDENT_ARRAYS}
             files = {kind: version / f"{name}.{kind}" for kind in ("passages.txt", "articles.jsonl")}
-            blobs = {kind: _map_file(path, preload) if path.stat().st_size else b"" for kind, path in files.items()}
+            blobs = {kind: _read_file(path, preload) if path.stat().st_size else b"" for kind, path in files.items()}
             maps.update((kind, (blob, 0, 1)) for kind, blob in blobs.items() if isinstance(blob, mmap.mmap))
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
@@ -827,6 +894,8 @@ def load_parts(
             r0 = r1
         if len(idf) != r0:
             raise IndexError_(f"{version}: idf disagrees with the term rows")
+        if preload:
+            _wait_cached([part.maps[key] for key in RANKING_FILES for part in parts if key in part.maps], PRELOAD_WAIT_S)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexError_(f"{version}: cannot load ({exc})") from None
     return version, manifest, parts, idf

@@ -24,7 +24,9 @@ from bot.article_table import ArticleView, first_passages, passage_counts
 from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
 
 
-RECENT_QUESTIONS = 64  # whose posting lists stay mapped when pages are released
+RECENT_QUESTIONS = 64  # whose posting lists and range bounds may stay mapped when pages are released
+KEEP_SHARE = 0.5  # of the bound above what is mapped at load, for the lists a release keeps
+READ_SPANS = ("post_doc", "post_tf", "range_tf", "range_dl")  # a term row's data (``Part.spans``)
 
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20) if hasattr(os, "sysconf") else 4 / 1024
 
@@ -45,7 +47,7 @@ class Part:
 
     name: str
     arrays: dict[str, np.ndarray]
-    texts: bytes | mmap.mmap  # every passage's text, one after another (UTF-8)
+    texts: Any  # every passage's text, one after another (UTF-8): bytes, ``index.FileBytes`` or a map
     articles: Sequence[dict[str, Any]]  # a list, or an ``ArticleTable`` when loaded
     dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
     dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
@@ -78,6 +80,18 @@ class Part:
             return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=np.bool_)
         rows = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
         return rows, hashes[rows] == keys
+
+    def spans(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each term row's data lie in the array ``name`` ("post_doc", "post_tf": the
+        posting lists; "range_tf", "range_dl": the range bounds rows, empty for a term without):
+        first and end item positions."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if name in ("post_doc", "post_tf"):
+            ptr = self.arrays["term_ptr"]
+            return np.asarray(ptr[rows], dtype=np.int64), np.asarray(ptr[rows + 1], dtype=np.int64)
+        slots = self.range_slots(rows)
+        width = int(self.arrays[name].shape[1]) if self.arrays[name].ndim == 2 else 0
+        return np.maximum(slots, 0) * width, np.maximum(slots, 0) * width + (slots >= 0) * width
 
     def range_slots(self, rows: np.ndarray) -> np.ndarray:
         """Each term row's row in the range bounds (``range_tf``/``range_dl``), or -1 without."""
@@ -154,7 +168,8 @@ class PassageIndex:
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
-        self._recent: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=RECENT_QUESTIONS * max(1, len(self.parts)))
+        self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=RECENT_QUESTIONS * max(1, len(self.parts)))
+        self._floor_mb = min(mapped_file_mb(), self.memory_mb)  # libraries and arrays kept mapped
         sizes = [p.n_passages for p in self.parts]
         self.passage_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         row_starts = np.concatenate([[0], np.cumsum([p.n_terms for p in self.parts])]).astype(np.int64)
@@ -198,41 +213,71 @@ class PassageIndex:
 
     # --- memory --------------------------------------------------------------------------
 
-    def note_postings_read(self, part_number: int, starts: np.ndarray, ends: np.ndarray) -> None:
-        """Record which posting ranges a question read (``release_pages`` keeps the recent ones)."""
-        self._recent.append((part_number, np.asarray(starts), np.asarray(ends)))
+    def note_rows_read(self, part_number: int, rows: np.ndarray) -> None:
+        """Record the term rows a question reads (``release_pages`` keeps the most read)."""
+        self._recent.append((part_number, np.asarray(rows, dtype=np.int64)))
+
+    def _row_bytes(self, number: int, rows: np.ndarray) -> np.ndarray:
+        """Bytes of each term row's data (``READ_SPANS``) in a part."""
+        part = self.parts[number]
+        total = np.zeros(len(rows), dtype=np.int64)
+        for name in READ_SPANS:
+            if name in part.maps:
+                starts, ends = part.spans(name, rows)
+                total += (ends - starts) * part.maps[name][2]
+        return total
 
     def release_pages(self, force: bool = False) -> bool:
         """Unmap the index files' pages from this process once they pass ``memory_mb``.
 
         Questions map in the pages of the postings and texts they read, and a mapped page
         counts in the process's resident memory until it is unmapped. Past the limit the
-        pages are dropped from the mapping (``MADV_DONTNEED``), except the posting lists the
-        last ``RECENT_QUESTIONS`` questions read (common words' long lists, read again and
-        again); when those alone are over 90% of the limit, everything is dropped. The files
-        stay in the page cache, so the next questions map them in again without reading the
-        disk. Returns whether pages were released.
+        pages are dropped from the mapping (``MADV_DONTNEED``), except the data of the terms
+        the last ``RECENT_QUESTIONS`` questions read most often (common words' long lists,
+        read again and again), up to ``KEEP_SHARE`` of what the bound leaves for the index
+        above the memory mapped at load. The files stay in the page cache, so the next
+        questions map them in again without reading the disk. Returns whether pages were released.
         """
         if not force and (not self.memory_mb or mapped_file_mb() <= self.memory_mb):
             return False
-        keep: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if not force:
-            for number in {number for number, _, _ in self._recent}:
-                read = [(starts, ends) for n, starts, ends in self._recent if n == number]
-                keep[number] = (np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read]))
+        keep = {} if force else self._kept_rows()
         self._unmap(keep)
-        if keep and mapped_file_mb() > self.memory_mb * 0.9:
+        if keep and mapped_file_mb() > self.memory_mb:  # more than the bound mapped elsewhere
             self._unmap({})
         return True
 
-    def _unmap(self, keep: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Drop every mapped page of the parts' files but the posting ranges in ``keep`` (by part:
-        first and end positions)."""
+    def _kept_rows(self) -> dict[int, np.ndarray]:
+        """The term rows (by part) whose data a release keeps: those the recent questions read
+        most often, then most recently, within ``KEEP_SHARE`` of the bound above the memory
+        mapped at load."""
+        budget = (self.memory_mb - self._floor_mb) * KEEP_SHARE * (1 << 20)
+        uses: dict[tuple[int, int], tuple[int, int]] = {}
+        for order, (number, rows) in enumerate(self._recent):
+            for row in rows.tolist():
+                count, _ = uses.get((number, row), (0, 0))
+                uses[(number, row)] = (count + 1, order)
+        ranked = sorted(uses, key=lambda key: uses[key], reverse=True)
+        sizes: dict[tuple[int, int], int] = {}
+        for number in {number for number, _ in ranked}:
+            rows = np.array([row for n, row in ranked if n == number], dtype=np.int64)
+            sizes.update(zip([(number, row) for row in rows.tolist()], self._row_bytes(number, rows).tolist()))
+        keep: dict[int, list[int]] = {}
+        for key in ranked:
+            if sizes[key] <= budget:
+                budget -= sizes[key]
+                keep.setdefault(key[0], []).append(key[1])
+        return {number: np.array(sorted(rows), dtype=np.int64) for number, rows in keep.items()}
+
+    def _unmap(self, keep: dict[int, np.ndarray]) -> None:
+        """Drop every mapped page of the parts' files but the data of the term rows in ``keep``
+        (by part)."""
         page = mmap.PAGESIZE
         for number, part in enumerate(self.parts):
-            starts, ends = keep.get(number, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+            rows = keep.get(number, np.zeros(0, dtype=np.int64))
             for name, (mapped, offset, itemsize) in part.maps.items():
-                if not len(starts) or name not in ("post_doc", "post_tf"):
+                starts, ends = part.spans(name, rows) if name in READ_SPANS else (rows, rows)
+                starts, ends = starts[ends > starts], ends[ends > starts]
+                if not len(starts):
                     mapped.madvise(mmap.MADV_DONTNEED)
                     continue
                 low = (offset + starts.astype(np.int64) * itemsize) // page * page  # kept pages, page-aligned
@@ -327,7 +372,7 @@ class PassageIndex:
         return dict(self.parts[0].arrays, term_idf=self.idf_rows)
 
     @property
-    def texts_blob(self) -> bytes | mmap.mmap:
+    def texts_blob(self) -> Any:
         if len(self.parts) != 1:
             raise ValueError("the index has several parts; build it in full first")
         return self.parts[0].texts

@@ -32,7 +32,7 @@ def search(
         hits.append((number, rows, known))
         rows = rows[known]
         ptr = part.arrays["term_ptr"]
-        index.note_postings_read(number, ptr[rows], ptr[rows + 1])
+        index.note_rows_read(number, rows)
         best, n = best_in_source(
             part.source, ptr[rows], ptr[rows + 1], part.range_slots(rows), part.idf[rows], weight_of[known],
             part.arrays["term_tfmax"][rows], part.norms, index.params.k1, k,

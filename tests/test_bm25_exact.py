@@ -124,7 +124,8 @@ def test_cache_round_trip() -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_top_k_over_many_windows_with_tied_copies(seed: int) -> None:
     """Passages in several windows of the compiled scorer, each passage present four times
-    (equal scores everywhere): the top k and their order are still rank-bm25's."""
+    (equal scores everywhere): the top k and their order are still rank-bm25's, also when
+    the two halves of the passages are searched in two threads and merged."""
     rng = random.Random(100 + seed)
     base = _random_corpus(rng, 3000, 300, 6)
     corpus = base * 4  # 12,000 passages: three windows of 4,096
@@ -140,10 +141,11 @@ def test_top_k_over_many_windows_with_tied_copies(seed: int) -> None:
         postings, idf = _query_inputs(arrays, terms, True, (64, params, rng))
         k = rng.choice([1, 3, 10, 30])
         ref = sorted(np.flatnonzero(expected > 0), key=lambda d: (-expected[d], d))[:k]
-        best, _ = best_passages(postings, idf, weights, norms, params.k1, k, b=params.b, avgdl=avgdl,
-                                seed_postings=rng.choice([0, 256]))
-        assert [d for d, _ in best] == [int(d) for d in ref]
-        assert [s for _, s in best] == [float(expected[d]) for d in ref]
+        for split_from in (0, len(corpus) + 1):  # halves in two threads, then all in one
+            best, _ = best_passages(postings, idf, weights, norms, params.k1, k, b=params.b, avgdl=avgdl,
+                                    seed_postings=rng.choice([0, 256]), split_from=split_from)
+            assert [d for d, _ in best] == [int(d) for d in ref]
+            assert [s for _, s in best] == [float(expected[d]) for d in ref]
 
 
 def test_seek_finds_the_first_posting_at_or_after_a_passage() -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from bot.answer import answer_question
 from bot.article_table import ArticleTable, encode_articles
-from bot.index import build_index, load_index
-from bot.parts import mapped_file_mb
+from bot.index import _wait_cached, build_index, load_index
+from bot.parts import KEEP_SHARE, mapped_file_mb
+from bot.index import term_hash
 from conftest import write_article
 
 
@@ -90,13 +91,51 @@ def _resident_kb(folder, suffix: str) -> int:
 
 
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/smaps"), reason="Linux only")
-def test_release_keeps_the_recent_questions_posting_lists(built) -> None:
+def test_texts_are_read_not_mapped_and_a_release_keeps_the_given_lists(built) -> None:
     index = load_index(built.index_dir, built.bm25, memory_mb=0.001)
     folder = built.index_dir.resolve()
     first = answer_question(index, "dự án đầu tư công", built)
-    assert _resident_kb(folder, ".post_doc.npy") > 0 and _resident_kb(folder, ".passages.txt") > 0
-    index._unmap({0: (np.array([0]), np.array([len(index.parts[0].arrays["post_doc"])]))})  # keep every posting
-    assert _resident_kb(folder, ".post_doc.npy") > 0 and _resident_kb(folder, ".passages.txt") == 0
+    assert first.results and _resident_kb(folder, ".post_doc.npy") > 0
+    # passage texts and article lines are read (pread), never mapped: they cost no resident memory
+    assert _resident_kb(folder, ".passages.txt") == 0 and _resident_kb(folder, ".articles.jsonl") == 0
+    index._unmap({0: np.arange(index.parts[0].n_terms)})  # keep every term's postings
+    assert _resident_kb(folder, ".post_doc.npy") > 0
     index._unmap({})
     assert _resident_kb(folder, ".post_doc.npy") == 0
     assert answer_question(index, "dự án đầu tư công", built) == first
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/smaps"), reason="Linux only")
+def test_a_release_keeps_the_most_read_terms_within_its_share_of_the_bound(built) -> None:
+    """The lists a release keeps are those the recent questions read most often, within
+    ``KEEP_SHARE`` of the bound above what was mapped at load; their range bounds rows too."""
+    index = load_index(built.index_dir, built.bm25, memory_mb=1e6)
+    part = index.parts[0]
+    common = index.parts[0].row(np.uint64(term_hash("dự")))
+    rare = index.parts[0].row(np.uint64(term_hash("ngân")))
+    assert common is not None and rare is not None
+    for _ in range(3):
+        index.note_rows_read(0, np.array([common]))
+    index.note_rows_read(0, np.array([rare]))
+    sizes = index._row_bytes(0, np.array([common, rare]))
+    index.memory_mb = index._floor_mb + (sizes.sum() + 1) / (1 << 20) / KEEP_SHARE  # room for both
+    assert index._kept_rows()[0].tolist() == sorted([common, rare])
+    index.memory_mb = index._floor_mb + (sizes[0] + 0.5) / (1 << 20) / KEEP_SHARE  # room for the most read one
+    assert index._kept_rows()[0].tolist() == [common]
+    df = np.diff(np.asarray(part.arrays["term_ptr"]))
+    starts, ends = part.spans("post_doc", np.array([common, rare]))
+    assert (ends - starts).tolist() == df[[common, rare]].tolist()
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/smaps"), reason="Linux only")
+def test_a_preload_waits_for_the_posting_files_without_keeping_them_mapped(built) -> None:
+    """With preload a load waits (within its time) for the posting files to be in the page
+    cache: each piece is mapped in and unmapped again, so none stays in the process's memory."""
+    index = load_index(built.index_dir, built.bm25, preload=True)
+    folder = built.index_dir.resolve()
+    assert _resident_kb(folder, ".post_doc.npy") == 0 and _resident_kb(folder, ".post_tf.npy") == 0
+    mappings = [index.parts[0].maps[key] for key in ("post_doc", "post_tf")]
+    assert _wait_cached(mappings, 10.0) == 1.0
+    assert _resident_kb(folder, ".post_doc.npy") == 0
+    assert _wait_cached(mappings, -1.0) == 0.0  # past its time at once: left to the read-ahead
+    assert answer_question(index, "ngân sách tỉnh", built).results
