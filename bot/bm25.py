@@ -260,8 +260,9 @@ def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, n
     return [(int(d), float(s)) for d, s in zip(docs.tolist(), scores.tolist())], int(found)
 
 
+@cache
 def _cores() -> int:
-    """CPU cores this process may run on."""
+    """CPU cores this process may run on (asked once, not on every search)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
