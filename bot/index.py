@@ -38,7 +38,7 @@ from bot.bm25 import RANGE_SIZE, BM25Params, okapi_idf, range_bounds
 from bot.config import Settings
 from bot.corpus import Article, Corpus, LoadProblem, corpus_fingerprint, load_corpus
 from bot.article_table import ArticleTable, encode_articles, passage_counts
-from bot.parts import PassageIndex, Part, global_idf
+from bot.parts import READ_SPANS, PassageIndex, Part, global_idf
 from bot.passages import split_article
 from bot.text import FOLD_PREFIX, TEXT_VERSION, TermOptions, exact_terms, fold_accents, index_term_counts, normalize
 
@@ -580,7 +580,6 @@ class FileBytes:
 
 
 PRELOAD_WAIT_S = 1.0  # at most this long a load waits for the posting files to be read (see _wait_cached)
-RANKING_FILES = ("range_tf", "range_dl", "post_doc", "post_tf")  # every question reads in these
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14+
 
 
@@ -895,7 +894,7 @@ def load_parts(
         if len(idf) != r0:
             raise IndexError_(f"{version}: idf disagrees with the term rows")
         if preload:
-            _wait_cached([part.maps[key] for key in RANKING_FILES for part in parts if key in part.maps], PRELOAD_WAIT_S)
+            _wait_cached([part.maps[key] for key in READ_SPANS for part in parts if key in part.maps], PRELOAD_WAIT_S)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexError_(f"{version}: cannot load ({exc})") from None
     return version, manifest, parts, idf

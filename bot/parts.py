@@ -26,7 +26,7 @@ from bot.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_sc
 
 RECENT_QUESTIONS = 64  # whose posting lists and range bounds may stay mapped when pages are released
 KEEP_SHARE = 0.5  # of the bound above what is mapped at load, for the lists a release keeps
-READ_SPANS = ("post_doc", "post_tf", "range_tf", "range_dl")  # a term row's data (``Part.spans``)
+READ_SPANS = ("range_tf", "range_dl", "post_doc", "post_tf")  # a term row's data (``Part.spans``), smallest first
 
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20) if hasattr(os, "sysconf") else 4 / 1024
 
@@ -91,7 +91,8 @@ class Part:
             return np.asarray(ptr[rows], dtype=np.int64), np.asarray(ptr[rows + 1], dtype=np.int64)
         slots = self.range_slots(rows)
         width = int(self.arrays[name].shape[1]) if self.arrays[name].ndim == 2 else 0
-        return np.maximum(slots, 0) * width, np.maximum(slots, 0) * width + (slots >= 0) * width
+        starts = np.maximum(slots, 0) * width
+        return starts, starts + (slots >= 0) * width
 
     def range_slots(self, rows: np.ndarray) -> np.ndarray:
         """Each term row's row in the range bounds (``range_tf``/``range_dl``), or -1 without."""

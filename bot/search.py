@@ -31,10 +31,9 @@ def search(
             continue
         hits.append((number, rows, known))
         rows = rows[known]
-        ptr = part.arrays["term_ptr"]
         index.note_rows_read(number, rows)
         best, n = best_in_source(
-            part.source, ptr[rows], ptr[rows + 1], part.range_slots(rows), part.idf[rows], weight_of[known],
+            part.source, *part.spans("post_doc", rows), part.range_slots(rows), part.idf[rows], weight_of[known],
             part.arrays["term_tfmax"][rows], part.norms, index.params.k1, k,
             b=index.params.b, avgdl=index.avgdl, norm_min=part.norm_min,
         )
