@@ -311,17 +311,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError("--top-k must be between 1 and 1000")
     if not 2 <= args.folds <= 100:
         raise UserError("--folds must be between 2 and 100")
+    source = Path(args.contexts)
     try:
-        contexts = Path(args.contexts)
+        contexts = ev.load_contexts(source)
         questions = ev.select_half(ev.load_questions(Path(args.questions)), args.half)
-        report, outcomes = ev.evaluate(contexts, questions, settings, args.strip_accents, depth)
-        refusals = (
-            ev.evaluate_refusals(contexts, questions, outcomes, settings, args.folds, args.strip_accents, depth)
-            if args.refusal
-            else None
-        )
     except ev.EvalError as exc:
         raise UserError(str(exc)) from None
+    for problem in contexts.problems:
+        print(f"warning: skipped {problem}", file=sys.stderr)
+    unknown = ev.unknown_gold(questions, contexts.articles)
+    if unknown:
+        print(
+            f"warning: {len(unknown)} of {len(questions)} questions name a gold context that is not in {source}"
+            f" (the first: {unknown[0].gold!r}); they count as misses",
+            file=sys.stderr,
+        )
+    articles = contexts.articles
+    report, outcomes = ev.evaluate(articles, source, questions, settings, args.strip_accents, depth)
+    refusals = (
+        ev.evaluate_refusals(articles, source, questions, outcomes, settings, args.folds, args.strip_accents, depth)
+        if args.refusal
+        else None
+    )
     if args.json:
         print(json.dumps(dict(report.to_json(), **(refusals.to_json() if refusals else {}))))
     else:

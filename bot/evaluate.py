@@ -59,16 +59,22 @@ class Outcome:
 # --- reading benchmark files ------------------------------------------------------------
 
 
-def load_contexts(path: Path) -> list[Article]:
-    """The contexts as articles (read like a JSON Lines corpus); problems are errors here."""
+def load_contexts(path: Path) -> Corpus:
+    """The contexts as articles (read like a JSON Lines corpus: a bad line is a problem
+    reported with the rest, and the other contexts load); none at all is an error."""
     if not path.is_file():
         raise EvalError(f"contexts file not found: {path}")
     corpus = load_corpus(path)
-    if corpus.problems:
-        raise EvalError(f"bad contexts: {corpus.problems[0]}")
     if not corpus.articles:
-        raise EvalError(f"no contexts in {path}")
-    return corpus.articles
+        reason = f": {corpus.problems[0]}" if corpus.problems else ""
+        raise EvalError(f"no usable contexts in {path}{reason}")
+    return corpus
+
+
+def unknown_gold(questions: Sequence[EvalQuestion], articles: Sequence[Article]) -> list[EvalQuestion]:
+    """Questions whose gold context is not among the contexts (they can only be misses)."""
+    ids = {a.id for a in articles}
+    return [q for q in questions if q.gold not in ids]
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -215,16 +221,16 @@ def select_half(questions: list[EvalQuestion], half: str | None) -> list[EvalQue
 
 
 def evaluate(
-    contexts: Path,
+    articles: list[Article],
+    source: Path,
     questions: Sequence[EvalQuestion],
     settings: Settings,
     strip_accents: bool = False,
     depth: int = PASSAGE_DEPTH,
 ) -> tuple[Report, list[Outcome]]:
-    """Index the contexts, answer every question, and summarise."""
-    articles = load_contexts(contexts)
+    """Index the contexts (``articles``, read from ``source``), answer every question, and summarise."""
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as workdir:
-        index = build_eval_index(articles, settings, Path(workdir), contexts)
+        index = build_eval_index(articles, settings, Path(workdir), source)
         _warm_up(index, settings)
         outcomes, seconds = run_questions(index, questions, settings, strip_accents, depth)
     return summarize(outcomes, seconds), outcomes
@@ -263,7 +269,8 @@ def fold_of(position: int, folds: int) -> int:
 
 
 def evaluate_refusals(
-    contexts: Path,
+    articles: list[Article],
+    source: Path,
     questions: Sequence[EvalQuestion],
     answerable: Sequence[Outcome],
     settings: Settings,
@@ -274,7 +281,6 @@ def evaluate_refusals(
 ) -> RefusalReport:
     """Ask each question against an index without its gold context (``folds`` indexes, each
     missing one group of contexts) and count the refusals."""
-    articles = load_contexts(contexts)
     folds = max(2, min(folds, len(articles)))
     group = {a.id: fold_of(i, folds) for i, a in enumerate(articles)}
     # answer with the threshold at 0 so the coverage of every best passage is seen
@@ -288,7 +294,7 @@ def evaluate_refusals(
             if fold and previous.is_file():  # the previous fold's segmented articles: one group is new
                 foldir.mkdir()
                 shutil.copy(previous, foldir / SEGMENT_CACHE)
-            index = build_eval_index(kept, settings, foldir, contexts)
+            index = build_eval_index(kept, settings, foldir, source)
             asked = [q for q in questions if group.get(q.gold) == fold]
             outcomes, _ = run_questions(index, asked, open_settings, strip_accents, depth)
             absent.extend(o.coverage for o in outcomes)

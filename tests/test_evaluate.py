@@ -198,10 +198,43 @@ def test_load_questions_skips_blank_lines(tmp_path):
 def test_a_refused_question_keeps_its_ranking(bench, settings):
     from dataclasses import replace
 
-    from bot.evaluate import evaluate
+    from bot.evaluate import evaluate, load_contexts
 
     contexts, questions = bench
     strict = replace(settings, answer=replace(settings.answer, min_coverage=1.0))  # refuses everything
-    report, outcomes = evaluate(contexts, load_questions(questions), strict)
+    report, outcomes = evaluate(load_contexts(contexts).articles, contexts, load_questions(questions), strict)
     assert report.answered < 1.0 and not all(o.answered for o in outcomes)
     assert report.p_at_1 == 1.0  # the ranking is measured all the same
+
+
+def test_a_bad_context_line_is_reported_and_the_rest_is_measured(bench, capsys, tmp_path):
+    contexts, questions = bench
+    broken = tmp_path / "broken.jsonl"
+    lines = contexts.read_text(encoding="utf-8").splitlines()
+    broken.write_text("\n".join(lines[:2] + ['{"id": "c9", "title": "Hỏng", "text": '] + lines[2:]) + "\n", encoding="utf-8")
+    assert main(["eval", "--contexts", str(broken), "--questions", str(questions), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "broken.jsonl" in captured.err and "warning: skipped" in captured.err
+    assert json.loads(captured.out)["p_at_1"] == 1.0
+
+
+def test_questions_whose_gold_context_is_missing_are_named(bench, capsys, tmp_path):
+    contexts, _ = bench
+    questions = _write_jsonl(
+        tmp_path / "q.jsonl",
+        [{"question": "Sông Hồng bắt nguồn từ đâu?", "gold_context_id": "c1"},
+         {"question": "Phở nấu bằng gì?", "gold_context_id": "nowhere"}],
+    )
+    assert main(["eval", "--contexts", str(contexts), "--questions", str(questions), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["p_at_1"] == 0.5
+    err = captured.err
+    assert "1 of 2 questions name a gold context" in err and "'nowhere'" in err
+
+
+def test_contexts_with_nothing_usable_give_a_clear_error(bench, capsys, tmp_path):
+    _, questions = bench
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"id": "x"\n', encoding="utf-8")
+    assert main(["eval", "--contexts", str(empty), "--questions", str(questions)]) == 2
+    assert "no usable contexts" in capsys.readouterr().err

@@ -101,3 +101,12 @@ def test_shipped_settings_load_the_abbreviations():
     settings = load_settings()
     table = dict(settings.terms.abbreviations)
     assert table["ubnd"] == "ủy ban nhân dân" and table["hđnd"] == "hội đồng nhân dân"
+
+
+def test_question_words_typed_without_diacritics_are_not_searched():
+    settings = load_settings()
+    bare = query_terms("Thu do cua Viet Nam la gi, duoc dat o dau nao?", settings.terms, settings.stopwords)
+    assert not {"~gi", "~nao", "~duoc"} & set(bare.terms)
+    assert {"~thu do", "~viet nam", "~dau"} <= set(bare.terms)  # dau may be đầu: kept
+    accented = query_terms("Thủ đô của Việt Nam là gì?", settings.terms, settings.stopwords)
+    assert "gì" not in accented.terms and "~gi" not in accented.terms
