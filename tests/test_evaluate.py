@@ -147,15 +147,19 @@ def test_eval_command_without_diacritics(bench, capsys):
     assert result["p_at_1"] >= 5 / 6
 
 
-def test_eval_command_counts_a_wrong_gold_id_as_a_miss(bench, capsys, tmp_path):
+def test_eval_command_counts_a_wrong_or_missing_gold_id_as_a_miss(bench, capsys, tmp_path):
     contexts, _ = bench
     wrong = _write_jsonl(
         tmp_path / "wrong.jsonl",
         [{"question": "Sông Hồng bắt nguồn từ đâu?", "gold_context_id": "c5"},
-         {"question": "Ai chỉ huy chiến dịch Điện Biên Phủ?", "gold_context_id": "c6"}],
+         {"question": "Ai chỉ huy chiến dịch Điện Biên Phủ?", "gold_context_id": "c6"},
+         {"question": "Phở nấu bằng gì?", "gold_context_id": "nowhere"}],
     )
-    result = _run_json(capsys, ["eval", "--contexts", str(contexts), "--questions", str(wrong), "--json"])
-    assert result["p_at_1"] == 0.5
+    assert main(["eval", "--contexts", str(contexts), "--questions", str(wrong), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["p_at_1"] == pytest.approx(1 / 3, abs=1e-4)
+    # a gold id that names no context is pointed out (a wrong but existing one cannot be)
+    assert "1 of 3 questions name a gold context" in captured.err and "'nowhere'" in captured.err
 
 
 def test_eval_command_prints_readable_figures(bench, capsys):
@@ -216,20 +220,6 @@ def test_a_bad_context_line_is_reported_and_the_rest_is_measured(bench, capsys, 
     captured = capsys.readouterr()
     assert "broken.jsonl" in captured.err and "warning: skipped" in captured.err
     assert json.loads(captured.out)["p_at_1"] == 1.0
-
-
-def test_questions_whose_gold_context_is_missing_are_named(bench, capsys, tmp_path):
-    contexts, _ = bench
-    questions = _write_jsonl(
-        tmp_path / "q.jsonl",
-        [{"question": "Sông Hồng bắt nguồn từ đâu?", "gold_context_id": "c1"},
-         {"question": "Phở nấu bằng gì?", "gold_context_id": "nowhere"}],
-    )
-    assert main(["eval", "--contexts", str(contexts), "--questions", str(questions), "--json"]) == 0
-    captured = capsys.readouterr()
-    assert json.loads(captured.out)["p_at_1"] == 0.5
-    err = captured.err
-    assert "1 of 2 questions name a gold context" in err and "'nowhere'" in err
 
 
 def test_contexts_with_nothing_usable_give_a_clear_error(bench, capsys, tmp_path):
