@@ -13,6 +13,7 @@ from typing import Sequence
 from bot.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.answer import answer_question
 from bot.config import PACKAGE_ROOT, ConfigError, Settings, load_settings
+from bot.corpus import LoadProblem
 from bot.index import BuildReport, IndexError_, build_index, current_version, ensure_index, load_configured_index, recorded_corpus
 from bot.ingest import load_outlets
 from bot.messages import Messages, format_date, format_source, load_messages
@@ -103,8 +104,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.with_paths(corpus, index_dir)
 
 
-def _print_problems(report: BuildReport) -> None:
-    for problem in report.problems:
+def _print_problems(problems: Sequence[LoadProblem]) -> None:
+    """Corpus files (or lines) that were skipped, and why, on stderr."""
+    for problem in problems:
         print(f"warning: skipped {problem}", file=sys.stderr)
 
 
@@ -126,7 +128,7 @@ def describe_build(report: BuildReport, settings: Settings) -> str:
 
 def _report(report: BuildReport, settings: Settings) -> None:
     """Warnings, and the build line when the index had to be built (on stderr: stdout is the answer)."""
-    _print_problems(report)
+    _print_problems(report.problems)
     if report.action != "loaded":
         print(describe_build(report, settings), file=sys.stderr)
 
@@ -169,7 +171,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         report.reason = "forced"
     else:
         _, report = ensure_index(settings, progress=sys.stderr.isatty())
-    _print_problems(report)
+    _print_problems(report.problems)
     print(describe_build(report, settings))
     return 0
 
@@ -290,7 +292,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     index, report = open_index_with_report(settings)
-    _print_problems(report)
+    _print_problems(report.problems)
     print(describe_build(report, settings), flush=True)
     messages = load_messages()
     examples = messages.examples()
@@ -317,8 +319,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         questions = ev.select_half(ev.load_questions(Path(args.questions)), args.half)
     except ev.EvalError as exc:
         raise UserError(str(exc)) from None
-    for problem in contexts.problems:
-        print(f"warning: skipped {problem}", file=sys.stderr)
+    _print_problems(contexts.problems)
     unknown = ev.unknown_gold(questions, contexts.articles)
     if unknown:
         print(
