@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.adding import add_files
-from bot.config import PACKAGE_ROOT
-from bot.ingest import load_outlets
+from bot.corpus.adding import add_files
+from bot.settings import PACKAGE_ROOT
+from bot.corpus.ingest import load_outlets
 
 DEFAULT = PACKAGE_ROOT.parent / "shared" / "data" / "news_dantri" / "articles.jsonl.gz"
 

@@ -19,7 +19,7 @@ import json
 import random
 from pathlib import Path
 
-from bot.text import split_sentences
+from bot.text.normalize import split_sentences
 
 
 def main() -> None:

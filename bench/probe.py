@@ -27,11 +27,12 @@ def main(argv: list[str]) -> int:
     index_dir, questions_file = Path(argv[0]), Path(argv[1])
     preload = "--no-preload" not in argv[2:]
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
-    from bot.answer import answer_question, question_terms
-    from bot.config import load_settings
-    from bot.index import load_index
-    from bot.search import search
-    from bot.text import query_terms
+    from bot.answer.compose import answer_question
+    from bot.search.ranking import question_terms
+    from bot.settings import load_settings
+    from bot.index.builder import load_index
+    from bot.search.part_search import search
+    from bot.text.terms import query_terms
 
     settings = load_settings().with_paths(None, index_dir)
     query_terms("khởi động", settings.terms)  # import pyvi before timing (0.8 s once per process)

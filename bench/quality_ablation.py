@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from bot import evaluate as ev
-from bot.config import Settings, load_settings
+from bot.frontends import evaluate as ev
+from bot.settings import Settings, load_settings
 
 # the stop words of the first version (question words and common function words)
 CORE_STOPWORDS = frozenset(

@@ -77,7 +77,7 @@ def write_records(path: Path, records: list[dict]) -> Path:
 
 def make_questions(index: Any, count: int, among: int, seed: int = 1234) -> list[str]:
     """Questions made of a few words of a sentence of a passage; a quarter without diacritics."""
-    from bot.text import fold_accents, split_sentences
+    from bot.text.normalize import fold_accents, split_sentences
 
     rng = random.Random(seed)
     questions: list[str] = []
@@ -110,9 +110,9 @@ def _pyvi_only(texts: list[str]) -> int:
 
 
 def _ours(texts_titles: list[tuple[str, str]]) -> int:
-    from bot.config import load_settings
-    from bot.corpus import Article
-    from bot.index import _segment_batch, article_key
+    from bot.settings import load_settings
+    from bot.corpus.article import Article
+    from bot.index.builder import _segment_batch, article_key
 
     s = load_settings()
     batch = [(str(i), Article(str(i), title, text)) for i, (title, text) in enumerate(texts_titles)]
@@ -170,7 +170,7 @@ def run_cli_index(corpus: Path, index_dir: Path) -> dict[str, float]:
 
 
 def dir_size(path: Path) -> int:
-    from bot.index import current_version
+    from bot.index.builder import current_version
 
     version = current_version(path)
     return sum(p.stat().st_size for p in version.iterdir()) if version else 0
@@ -212,8 +212,8 @@ def reference(index: Any, keys: set[int], params: Any):
 
 
 def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
-    from bot.index import term_hash
-    from bot.answer import question_terms
+    from bot.index.builder import term_hash
+    from bot.search.ranking import question_terms
 
     q = question_terms(question, settings)
     scores = np.zeros(bm.corpus_size)
@@ -225,8 +225,8 @@ def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
 
 
 def question_keys(questions: list[str], settings: Any) -> set[int]:
-    from bot.index import term_hash
-    from bot.answer import question_terms
+    from bot.index.builder import term_hash
+    from bot.search.ranking import question_terms
 
     keys = set()
     for question in questions:
@@ -252,7 +252,7 @@ def run_probe(index_dir: Path, qfile: Path, *flags: str) -> dict[str, Any]:
 
 
 def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, settings: Any) -> dict[str, Any]:
-    from bot.index import load_index
+    from bot.index.builder import load_index
 
     qfile = index_dir / "questions.json"
     qfile.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
@@ -312,8 +312,8 @@ def append_at(index_dir: Path, records: list[dict], settings: Any) -> dict[str, 
     """Time adding articles to a big index as ``bot index`` does when the corpus gained them:
     segmenting them (no cache entries), writing a delta part, the other parts hard-linked,
     the global idf and the switch of CURRENT; then loading the new version."""
-    from bot.corpus import article_from_record
-    from bot.index import append_articles, load_index
+    from bot.corpus.loading import article_from_record
+    from bot.index.builder import append_articles, load_index
 
     articles = [article_from_record(r, f"new{i}", "bench") for i, r in enumerate(records)]
     (index_dir / "segments.sqlite").unlink(missing_ok=True)
@@ -330,8 +330,8 @@ def append_at(index_dir: Path, records: list[dict], settings: Any) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from bot.config import load_settings
-    from bot.index import build_index, ensure_index, load_index, save_index
+    from bot.settings import load_settings
+    from bot.index.builder import build_index, ensure_index, load_index, save_index
 
     from bench.scale import scale_up
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.bm25 import okapi_idf
-from bot.index import PassageIndex
+from bot.search.bm25 import okapi_idf
+from bot.index.builder import PassageIndex
 
 
 def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[str, np.ndarray], bytes, list[dict[str, Any]]]:

@@ -1,7 +1,7 @@
-"""``python -m bot``: see bot.cli."""
+"""``python -m bot``: see bot.frontends.cli."""
 
 import sys
 
-from bot.cli import main
+from bot.frontends.cli import main
 
 sys.exit(main())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
-from bot.index import PassageIndex, ensure_index
+from bot.settings import Settings, load_settings
+from bot.index.builder import PassageIndex, ensure_index
 
 PROJECT = Path(__file__).resolve().parent.parent
 

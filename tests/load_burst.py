@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.messages import load_messages
-from bot.telegram_buttons import MORE, parse_button_data, question_of
+from bot.frontends.messages import load_messages
+from bot.frontends.telegram.buttons import MORE, parse_button_data, question_of
 from fake_bot_api import BOT, Call, FakeBotApi, telegram_html_to_text
 
 MESSAGES = load_messages()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.index import ensure_index
-from bot.messages import load_messages
-from bot.telegram_bot import BotState, RedactToken, build_application, redact_token
-from bot.telegram_buttons import MORE, SOURCES, button_data
+from bot.index.builder import ensure_index
+from bot.frontends.messages import load_messages
+from bot.frontends.telegram.app import BotState, RedactToken, build_application, redact_token
+from bot.frontends.telegram.buttons import MORE, SOURCES, button_data
 from conftest import write_article
 from fake_bot_api import ADMIN, BOT, ENGLISH_USER, GROUP, TOKEN, USER, FakeBotApi, running, telegram_html_to_text
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.bm25 import BM25Params, best_passages, score_touched, top_k
-from bot.index import SegmentedArticle, build_arrays, pack_article, term_hash
-from bot.bm25 import length_norms, Postings, range_bounds
+from bot.search.bm25 import BM25Params, best_passages, score_touched, top_k
+from bot.index.builder import SegmentedArticle, build_arrays, pack_article, term_hash
+from bot.search.bm25 import length_norms, Postings, range_bounds
 
 
 def _index(corpus: list[list[str]], epsilon: float = 0.25):
@@ -151,7 +151,7 @@ def test_top_k_over_many_windows_with_tied_copies(seed: int) -> None:
 def test_seek_finds_the_first_posting_at_or_after_a_passage() -> None:
     """The scorer's window start search (from an evenly-spread guess) agrees with a binary search,
     on lists that are dense, sparse, bunched at one end, and inside a longer array."""
-    from bot.bm25_kernel import _seek
+    from bot.search.kernel import _seek
 
     rng = np.random.default_rng(4)
     for trial in range(2000):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.bm25 import okapi_idf
-from bot.index import postings_from_stream, stable_hash_order
+from bot.search.bm25 import okapi_idf
+from bot.index.builder import postings_from_stream, stable_hash_order
 
 
 def _streams(seed: int) -> list[np.ndarray]:

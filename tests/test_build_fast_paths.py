@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 from pyvi import ViTokenizer
 
-from bot import index as index_module
-from bot import pyvi_fast
-from bot.config import load_settings
-from bot.corpus import Article
-from bot.index import _segment_batch, pack_article
-from bot.passages import split_article
-from bot.text import TermOptions, fold_accents, index_term_counts, index_terms, normalize
+from bot.index import builder as index_module
+from bot.text import pyvi_fast
+from bot.settings import load_settings
+from bot.corpus.article import Article
+from bot.index.builder import _segment_batch, pack_article
+from bot.text.passages import split_article
+from bot.text.terms import TermOptions, index_term_counts, index_terms
+from bot.text.normalize import fold_accents, normalize
 
 QUIRKS = [
     "Nghị quyết 128/NQ-CP ngày 11/10/2021 của Chính phủ",
@@ -176,7 +177,7 @@ def test_index_term_counts_is_counter_of_index_terms(lines: list[str]) -> None:
 
 def _exact_terms_reference(text: str, options: TermOptions) -> list[str]:
     """``exact_terms`` as first written: from ``segment``, word by word."""
-    from bot.text import expansion_terms, find_codes, segment
+    from bot.text.terms import expansion_terms, find_codes, segment
 
     terms: list[str] = []
     for run in segment(text, words=options.words):
@@ -195,7 +196,7 @@ def _exact_terms_reference(text: str, options: TermOptions) -> list[str]:
 
 
 def test_exact_terms_equal_their_definition(lines: list[str]) -> None:
-    from bot.text import exact_terms
+    from bot.text.terms import exact_terms
 
     settings = load_settings()
     variants = [settings.terms, TermOptions(), replace(settings.terms, words=False, bigrams=False, codes=False),
@@ -209,7 +210,7 @@ def test_exact_terms_equal_their_definition(lines: list[str]) -> None:
 def test_canonical_tones_equals_its_nfd_definition() -> None:
     import re
 
-    from bot.text import _OLD_TONE_RE, _move_tone, canonical_tones
+    from bot.text.normalize import _OLD_TONE_RE, _move_tone, canonical_tones
 
     def reference(text: str) -> str:
         return unicodedata.normalize("NFC", _OLD_TONE_RE.sub(_move_tone, unicodedata.normalize("NFD", text)))

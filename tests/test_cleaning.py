@@ -1,8 +1,8 @@
 import re
 
-from bot.cleaning import clean_lines, split_byline
-from bot.corpus import load_corpus
-from bot.passages import split_article
+from bot.text.cleaning import clean_lines, split_byline
+from bot.corpus.loading import load_corpus
+from bot.text.passages import split_article
 from conftest import PROJECT
 
 DEBRIS = [
@@ -73,7 +73,7 @@ def test_passages_have_reasonable_sizes_and_positions():
 
 
 def test_long_paragraph_is_cut_at_sentence_ends():
-    from bot.passages import split_paragraphs
+    from bot.text.passages import split_paragraphs
 
     sentences = [f"Câu số {i} nói về kết quả công tác của đảng bộ khối trong năm." for i in range(40)]
     passages = split_paragraphs([" ".join(sentences)], min_chars=100, max_chars=300)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.answer import answer_question
-from bot.messages import load_messages
+from bot.answer.compose import answer_question
+from bot.frontends.messages import load_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = load_messages()

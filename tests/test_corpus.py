@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot.corpus import default_article_id, load_corpus, parse_date
+from bot.corpus.loading import default_article_id, load_corpus, parse_date
 from conftest import PROJECT, write_article
 
 EXPECTED = {  # id: (date, source) as read from the texts (see each file's notes)

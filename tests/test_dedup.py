@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.corpus import Article
-from bot.dedup import DuplicateFinder, url_key
+from bot.corpus.article import Article
+from bot.corpus.dedup import DuplicateFinder, url_key
 
 STORY = (
     "Sáng 30/6, UBND thành phố Hà Nội tổ chức lễ khánh thành cầu Vĩnh Tuy giai đoạn 2, công trình trọng điểm "

@@ -7,20 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.evaluate import (
-    EvalQuestion,
-    Outcome,
-    calibrate,
-    context_ranking,
-    gold_rank,
-    load_questions,
-    mrr_at,
-    precision_at_1,
-    recall_at,
-    select_half,
-    summarize,
-)
+from bot.frontends.cli import main
+from bot.frontends.evaluate import EvalQuestion, Outcome, calibrate, context_ranking, gold_rank, load_questions, mrr_at, precision_at_1, recall_at, select_half, summarize
 
 # --- metrics on hand-made rankings ------------------------------------------------------
 
@@ -202,7 +190,7 @@ def test_load_questions_skips_blank_lines(tmp_path):
 def test_a_refused_question_keeps_its_ranking(bench, settings):
     from dataclasses import replace
 
-    from bot.evaluate import evaluate, load_contexts
+    from bot.frontends.evaluate import evaluate, load_contexts
 
     contexts, questions = bench
     strict = replace(settings, answer=replace(settings.answer, min_coverage=1.0))  # refuses everything

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, example, given, settings as hsettings, strat
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.messages import load_messages
-from bot.telegram_bot import BotState, build_application
+from bot.frontends.messages import load_messages
+from bot.frontends.telegram.app import BotState, build_application
 from fake_bot_api import BOT, TOKEN, FakeBotApi, running, telegram_html_to_text
 from figures import FULL, report
 from test_fuzz_text import TEXT

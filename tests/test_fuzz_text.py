@@ -6,8 +6,9 @@ import pytest
 
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from bot.answer import answer_question
-from bot.text import fold_accents, highlight_spans, index_terms, normalize, query_terms
+from bot.answer.compose import answer_question
+from bot.text.normalize import fold_accents, normalize
+from bot.text.terms import highlight_spans, index_terms, query_terms
 from figures import FULL, report
 
 ODD = st.sampled_from(

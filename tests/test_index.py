@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot import index as index_mod
-from bot.bm25 import BM25Params, Postings, length_norms, okapi_idf, score_touched, top_k
-from bot.index import current_version, ensure_index, load_index
+from bot.index import builder as index_mod
+from bot.search.bm25 import BM25Params, Postings, length_norms, okapi_idf, score_touched, top_k
+from bot.index.builder import current_version, ensure_index, load_index
 from conftest import write_article
 
 
@@ -132,7 +132,7 @@ def test_damaged_index_is_detected_and_rebuilt(settings, tmp_path):
 def test_tiny_corpus_still_answers(settings, tmp_path):
     # with one or two passages BM25Okapi's idf is zero or negative for every word;
     # the ranking still works and the no-answer rule still tells answers from non-answers
-    from bot.answer import answer_question
+    from bot.answer.compose import answer_question
 
     folder = tmp_path / "one"
     folder.mkdir()

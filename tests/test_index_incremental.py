@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.answer import answer_question
-from bot.config import load_settings
-from bot.index import build_index, ensure_index, load_index, IndexError_
+from bot.answer.compose import answer_question
+from bot.settings import load_settings
+from bot.index.builder import build_index, ensure_index, load_index, IndexError_
 
 SYLLABLES = (
     "Hà Nội thành phố kinh tế phát triển năm nay tăng trưởng Đảng bộ đại hội nhiệm kỳ "
@@ -100,9 +100,9 @@ def test_incremental_add_remove_change_matches_full_rebuild(tmp_path: Path, arti
 
 def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: list[dict]) -> None:
     """The ranking the bot shows is rank-bm25's over the same passages and terms."""
-    from bot.index import segment_article
-    from bot.corpus import load_corpus
-    from bot.answer import question_terms
+    from bot.index.builder import segment_article
+    from bot.corpus.loading import load_corpus
+    from bot.search.ranking import question_terms
 
     corpus = _write(tmp_path / "c.jsonl.gz", articles)
     settings = _settings(corpus, tmp_path / "ix")
@@ -170,7 +170,7 @@ def test_cli_index_then_ask_json_from_stdin(tmp_path: Path, articles: list[dict]
 
 
 def test_appended_articles_score_bit_for_bit_as_a_full_build(tmp_path: Path, articles: list[dict]) -> None:
-    from bot.search import search
+    from bot.search.part_search import search
 
     corpus = tmp_path / "corpus.jsonl.gz"
     settings = _settings(corpus, tmp_path / "live")
@@ -192,7 +192,7 @@ def test_appended_articles_score_bit_for_bit_as_a_full_build(tmp_path: Path, art
 
 
 def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles: list[dict], monkeypatch) -> None:
-    import bot.index as index_mod
+    import bot.index.builder as index_mod
 
     corpus = tmp_path / "corpus.jsonl.gz"
     settings = _settings(corpus, tmp_path / "live")
@@ -210,7 +210,7 @@ def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles
     _write(corpus, articles[:20] + articles[21:36])
     index, report = ensure_index(settings)
     assert report.mode == "compacted" and len(index.parts) == 1 and len(index.articles) == 35
-    from bot.cli import describe_build
+    from bot.frontends.cli import describe_build
 
     assert "compacted" in describe_build(report, settings)
 

@@ -7,11 +7,11 @@ import random
 import numpy as np
 import pytest
 
-from bot.answer import answer_question
-from bot.article_table import ArticleTable, encode_articles
-from bot.index import _wait_cached, build_index, load_index
-from bot.parts import KEEP_SHARE, mapped_file_mb
-from bot.index import term_hash
+from bot.answer.compose import answer_question
+from bot.index.article_table import ArticleTable, encode_articles
+from bot.index.builder import _wait_cached, build_index, load_index
+from bot.index.parts import KEEP_SHARE, mapped_file_mb
+from bot.index.builder import term_hash
 from conftest import write_article
 
 

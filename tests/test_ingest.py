@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import cli
-from bot import corpus_store
-from bot.config import load_settings
-from bot.corpus import load_corpus, split_front_matter
-from bot.index import ensure_index
-from bot.ingest import article_from_html
+from bot.frontends import cli
+from bot.corpus import store as corpus_store
+from bot.settings import load_settings
+from bot.corpus.loading import load_corpus, split_front_matter
+from bot.index.builder import ensure_index
+from bot.corpus.ingest import article_from_html
 
 ROOT = Path(__file__).resolve().parent.parent
 

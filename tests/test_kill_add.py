@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from bot.corpus import load_corpus
-from bot.index import ensure_index
+from bot.corpus.loading import load_corpus
+from bot.index.builder import ensure_index
 from conftest import PROJECT
 from figures import FULL, report
 

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-from bot.corpus import load_corpus
-from bot.index import current_version, ensure_index, load_index
+from bot.corpus.loading import load_corpus
+from bot.index.builder import current_version, ensure_index, load_index
 from conftest import PROJECT
 from figures import FULL, report
 

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import ArticleError, load_corpus, parse_date
-from bot.ingest import load_outlets
-from bot.metadata_inference import (
-    Outlet,
-    full_dates,
-    infer_author,
-    infer_date,
-    infer_metadata,
-    infer_source,
-    infer_title,
-    parse_date_text,
-)
+from bot.corpus.article import ArticleError
+from bot.corpus.loading import load_corpus, parse_date
+from bot.corpus.ingest import load_outlets
+from bot.corpus.metadata import Outlet, full_dates, infer_author, infer_date, infer_metadata, infer_source, infer_title, parse_date_text
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2025, 1, 1)

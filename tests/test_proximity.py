@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from bot.answer import rank_passages, rerank, term_weights
-from bot.corpus import Article, Corpus
-from bot.index import build_index, load_index
-from bot.proximity import TermFinder, best_window, passage_tokens
-from bot.text import query_terms
+from bot.search.ranking import rank_passages, rerank, term_weights
+from bot.corpus.article import Article, Corpus
+from bot.index.builder import build_index, load_index
+from bot.search.proximity import TermFinder, best_window, passage_tokens
+from bot.text.terms import query_terms
 
 
 def test_passage_tokens_are_lower_case_words_and_punctuation():

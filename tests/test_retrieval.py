@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.answer import answer_question
+from bot.answer.compose import answer_question
 
 QUESTIONS = [
     # question, article that answers, phrase the top passage must hold

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot import text as T
+from bot.text import terms as T
+from bot.text.normalize import normalize
 
 TEXTS = [
     "Ngày 4/8/2020, UBND TP. Hồ Chí Minh ban hành Nghị quyết 128/NQ-CP về phòng, chống COVID-19.",
@@ -18,7 +19,7 @@ TEXTS = [
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_syllables_and_runs_match_pyvi_words(text: str) -> None:
-    normal = T.normalize(text)
+    normal = normalize(text)
     flat = lambda runs: [[s for word in run for s in word] for run in runs]  # noqa: E731
     assert flat(T.segment(normal, words=False)) == flat(T.segment(normal))
     options = replace(T.TermOptions(), words=False)

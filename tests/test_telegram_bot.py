@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from bot.answer import answer_question
-from bot.console import run_console
-from bot.index import ensure_index
-from bot.messages import load_messages
-from bot.sources import list_sources
-from bot.telegram_bot import BotState, RedactToken, build_application
-from bot.telegram_buttons import parse_button_data
+from bot.answer.compose import answer_question
+from bot.frontends.console import run_console
+from bot.index.builder import ensure_index
+from bot.frontends.messages import load_messages
+from bot.answer.sources import list_sources
+from bot.frontends.telegram.app import BotState, RedactToken, build_application
+from bot.frontends.telegram.buttons import parse_button_data
 from fake_bot_api import (
     ADMIN, BOT, ENGLISH_USER, GROUP, TOKEN, USER, FakeBotApi, running, telegram_html_to_text,
 )
@@ -354,7 +354,7 @@ def test_allow_list_ignores_other_chats(api, shipped):
 
 def test_a_failure_is_logged_and_answered_with_an_apology(bot, caplog):
     bot.fail_next("sendMessage", 400, "Bad Request: simulated failure")
-    with caplog.at_level(logging.ERROR, logger="bot.telegram_bot"):
+    with caplog.at_level(logging.ERROR, logger="bot.frontends.telegram.app"):
         bot.send(QUESTION)
         apology = bot.wait_for("sendMessage", to_chat(USER["id"]))[0]
     assert shown(apology.params) == MESSAGES.get("error")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from bot.messages import load_messages
-from bot.telegram_bot import api_urls
-from bot.telegram_buttons import (
-    ButtonData, button_data, parse_button_data, parse_template, question_of, sources_query_of, state_hash,
-)
+from bot.frontends.messages import load_messages
+from bot.frontends.telegram.app import api_urls
+from bot.frontends.telegram.buttons import ButtonData, button_data, parse_button_data, parse_template, question_of, sources_query_of, state_hash
 
 MESSAGES = load_messages()
 

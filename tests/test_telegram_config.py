@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import ConfigError, load_settings
+from bot.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,18 +1,7 @@
 import unicodedata
 
-from bot.text import (
-    TermOptions,
-    canonical_tones,
-    find_codes,
-    fold_accents,
-    has_diacritics,
-    highlight_spans,
-    index_terms,
-    name_syllables,
-    normalize,
-    query_terms,
-    segment,
-)
+from bot.text.terms import TermOptions, find_codes, highlight_spans, index_terms, name_syllables, query_terms, segment
+from bot.text.normalize import canonical_tones, fold_accents, has_diacritics, normalize
 
 
 def test_nfd_input_gives_the_same_terms_as_nfc():

@@ -6,16 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, read_abbreviations
-from bot.text import (
-    TermOptions,
-    canonical_syllable,
-    expansion_terms,
-    highlight_spans,
-    index_terms,
-    query_terms,
-    segment,
-)
+from bot.settings import ConfigError, load_settings, read_abbreviations
+from bot.text.terms import TermOptions, expansion_terms, highlight_spans, index_terms, query_terms, segment
+from bot.text.normalize import canonical_syllable
 
 ABBR = TermOptions(abbreviations=(("hđnd", "hội đồng nhân dân"), ("tp", "thành phố"), ("ubnd", "ủy ban nhân dân")))
 

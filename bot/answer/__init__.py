@@ -1,0 +1,1 @@
+"""Answers: the best passages of a question with their article's title, source and date; sources."""

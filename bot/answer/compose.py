@@ -1,0 +1,165 @@
+"""Answering a question: the best passages with their article's title, source and date.
+
+Front ends (CLI, console, Telegram) call ``answer_question`` and only format the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.settings import AnswerSettings, Settings
+from bot.index.builder import PassageIndex
+from bot.search.ranking import rank_passages
+from bot.text.terms import highlight_spans
+from bot.text.normalize import normalize
+
+
+@dataclass(frozen=True)
+class Result:
+    """One answering passage and where it comes from."""
+
+    rank: int
+    score: float
+    doc_id: str
+    passage_id: str
+    passage: int  # row in the index
+    title: str
+    source: str | None
+    date: dt.date | None
+    url: str | None
+    author: str | None
+    text: str
+    matched: tuple[str, ...]  # question words found in the passage
+    spans: tuple[tuple[int, int], ...]  # where they are in ``text``
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "doc_id": self.doc_id,
+            "passage_id": self.passage_id,
+            "title": self.title,
+            "source": self.source,
+            "date": self.date.isoformat() if self.date else None,
+            "url": self.url,
+            "text": self.text,
+            "matched": list(self.matched),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot found for a question.
+
+    ``status`` is one of: "ok" (results found), "empty" (no question), "no_words" (only
+    punctuation, emoji or stop words), "no_answer" (nothing in the corpus answers).
+    """
+
+    question: str
+    status: str
+    results: tuple[Result, ...] = ()
+    truncated: bool = False  # the question was cut to the maximum length
+    has_more: bool = False  # more results exist after these
+    offset: int = 0
+    coverage: float = 0.0
+    words: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "results": [r.to_json() for r in self.results]}
+
+
+def prepare_question(question: str, max_chars: int) -> tuple[str, bool]:
+    """The question normalised and cut to ``max_chars`` at a word boundary; and whether it was cut."""
+    text = re.sub(r"\s+", " ", normalize(question or "")).strip()
+    if len(text) <= max_chars:
+        return text, False
+    cut = text.rfind(" ", 0, max_chars)
+    return text[: cut if cut > max_chars // 2 else max_chars].strip(), True
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def _word_set(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def answer_question(
+    index: PassageIndex,
+    question: str,
+    settings: Settings,
+    top_k_: int | None = None,
+    offset: int = 0,
+) -> Answer:
+    """The best passages for ``question`` (skipping ``offset`` results), or why there are none."""
+    options: AnswerSettings = settings.answer
+    k = max(1, min(top_k_ or options.top_k, options.max_top_k))
+    text, truncated = prepare_question(question, options.max_question_chars)
+    if not text:
+        return Answer(question or "", "empty")
+    wanted = offset + k
+    ranking = rank_passages(index, text, settings, max(wanted * 4, 20))
+    query = ranking.query
+    if not query.terms:
+        return Answer(text, "no_words", truncated=truncated)
+    if not ranking.answered:
+        return Answer(text, "no_answer", truncated=truncated, coverage=ranking.coverage, words=query.words)
+    candidates = ranking.candidates
+    chosen: list[tuple[int, float]] = []
+    shown: list[set[str]] = []
+    for passage, score in candidates:
+        words = _word_set(index.passage_text(passage))
+        if any(_jaccard(words, other) >= options.duplicate_similarity for other in shown):
+            continue
+        shown.append(words)
+        chosen.append((passage, score))
+        if len(chosen) > wanted:
+            break
+    has_more = len(chosen) > wanted or len(candidates) < ranking.touched and len(chosen) >= wanted
+    page = chosen[offset:wanted]
+    shown_words = highlight_words(query.words, settings.function_words, query.accented)
+    results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))
+    if not results:
+        return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
+    return Answer(text, "ok", results, truncated, has_more, offset, ranking.coverage, query.words)
+
+
+def highlight_words(words: tuple[str, ...], function_words: frozenset[str], accented: bool) -> tuple[str, ...]:
+    """The question's words worth showing in bold, without lone function words ('của', 'là').
+
+    A question typed without diacritics is matched accent-free, where a lone syllable is
+    ambiguous ('dang' is 'đảng', 'đang' and 'dáng'), so its words are shown in pairs of
+    neighbours ('dang vien' finds 'đảng viên'), codes and numbers alone.
+    """
+    if not accented:
+        singles = [w for w in words if not w.isalpha()]
+        pairs = [f"{a} {b}" for a, b in zip(words, words[1:]) if a.isalpha() and b.isalpha()]
+        return tuple(pairs + singles) if pairs or singles else words
+    return tuple(w for w in words if " " in w or w not in function_words)
+
+
+def _result(index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...]) -> Result:
+    article = index.passage_article(passage)
+    text = index.passage_text(passage)
+    spans = highlight_spans(text, words)
+    matched = tuple(dict.fromkeys(w for w in words if highlight_spans(text, [w])))
+    date = article.get("date")
+    return Result(
+        rank=rank,
+        score=score,
+        doc_id=article["id"],
+        passage_id=f"{article['id']}#{index.passage_position(passage)}",
+        passage=passage,
+        title=article.get("title") or "",
+        source=article.get("source"),
+        date=dt.date.fromisoformat(date) if date else None,
+        url=article.get("url"),
+        author=article.get("author"),
+        text=text,
+        matched=matched,
+        spans=tuple(spans),
+    )

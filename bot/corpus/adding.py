@@ -1,0 +1,116 @@
+"""Adding input files to the corpus folder once each, and removing articles from it.
+
+Each input article is checked against the corpus (and the articles added before it in
+the same batch): a duplicate is skipped with the id of the article it repeats, a bad file
+is reported with its reason, the others are stored under the next free ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from bot.corpus.article import Article, LoadProblem
+from bot.corpus.loading import corpus_files, default_article_id, load_corpus
+from bot.corpus.store import corpus_lock, next_id, remove_file, remove_stale_temp_files, write_article
+from bot.corpus.dedup import Duplicate, DuplicateFinder, Fingerprint
+from bot.corpus.ingest import input_files, read_input
+from bot.corpus.metadata import Outlet
+
+
+class CorpusWriteError(ValueError):
+    """The corpus cannot take this change (not a folder, no such article, ...)."""
+
+
+@dataclass(frozen=True)
+class Added:
+    article: Article
+    path: Path
+    origin: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    origin: str
+    title: str
+    duplicate: Duplicate
+
+
+@dataclass
+class AddReport:
+    """What ``add_files`` did with each input."""
+
+    added: list[Added] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[LoadProblem] = field(default_factory=list)
+    ignored: int = 0
+
+
+def _origin(article: Article) -> str:
+    """Where an input article came from: 'page.html', 'export.jsonl:12'."""
+    return Path(article.path).name if article.path else "?"
+
+
+def _taken_ids(corpus_dir: Path, articles: Iterable[Article]) -> set[str]:
+    """Ids in use: the loaded articles' and those of files that did not load."""
+    return {a.id for a in articles} | {default_article_id(p) for p in corpus_files(corpus_dir)}
+
+
+def add_files(
+    paths: Iterable[Path], corpus_dir: Path, lock_file: Path, outlets: Iterable[Outlet] = (),
+    today: dt.date | None = None,
+) -> AddReport:
+    """Add the articles of ``paths`` (files or folders) to ``corpus_dir``; duplicates and
+    bad inputs are reported, not added. Running it again with the same inputs adds nothing."""
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise CorpusWriteError(f"the corpus {corpus_dir} is a file; adding needs a corpus folder")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    outlets = tuple(outlets)
+    report = AddReport()
+    with corpus_lock(lock_file):
+        remove_stale_temp_files(corpus_dir)
+        corpus = load_corpus(corpus_dir)
+        finder = DuplicateFinder()
+        for article in corpus.articles:
+            finder.add(article)
+        taken = _taken_ids(corpus_dir, corpus.articles)
+        found = input_files(paths)
+        report.failed.extend(found.problems)
+        report.ignored = found.ignored
+        for path in found.files:
+            articles, problems = read_input(path, outlets, today)
+            report.failed.extend(problems)
+            for article in articles:
+                fingerprint = Fingerprint(article)
+                duplicate = finder.find(article, fingerprint)
+                if duplicate:
+                    report.skipped.append(Skipped(_origin(article), article.title, duplicate))
+                    continue
+                origin = _origin(article)
+                article = dataclasses.replace(article, id=next_id(taken), path=None)
+                stored = write_article(article, corpus_dir, {"added_from": origin})
+                taken.add(article.id)
+                finder.add(article, fingerprint)  # url, text and title are unchanged by the new id
+                report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
+    return report
+
+
+def remove_article(corpus_dir: Path, article_id: str, lock_file: Path) -> Path:
+    """Delete the file of article ``article_id`` from the corpus folder; returns its path."""
+    if not corpus_dir.is_dir():
+        raise CorpusWriteError(f"the corpus {corpus_dir} is not a folder; edit it by hand")
+    with corpus_lock(lock_file):
+        corpus = load_corpus(corpus_dir)
+        article = next((a for a in corpus.articles if a.id == article_id.strip()), None)
+        if article is None or not article.path:
+            raise CorpusWriteError(f"no article with id {article_id!r} in {corpus_dir}")
+        path = Path(article.path)
+        if not path.is_file() or path.name.endswith((".jsonl", ".jsonl.gz")):
+            raise CorpusWriteError(
+                f"article {article_id} is one line of {article.path.rsplit(':', 1)[0]}; remove that line by hand"
+            )
+        remove_file(path)
+        return path

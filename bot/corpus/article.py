@@ -1,0 +1,60 @@
+"""The article record and the corpus: what is known about one news article, and what loaded."""
+
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article and what is known about it."""
+
+    id: str
+    title: str
+    text: str
+    source: str | None = None
+    date: dt.date | None = None
+    url: str | None = None
+    author: str | None = None
+    inferred: tuple[str, ...] = ()
+    path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def metadata(self) -> dict[str, Any]:
+        """Plain-data metadata (no text), dates as ISO strings."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "date": self.date.isoformat() if self.date else None,
+            "url": self.url,
+            "author": self.author,
+            "inferred": list(self.inferred),
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A corpus file (or one line of it) that could not be loaded, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class Corpus:
+    """The articles that loaded, and the problems with those that did not."""
+
+    articles: list[Article]
+    problems: list[LoadProblem]
+
+
+class ArticleError(ValueError):
+    """An article's data is unusable; the message says why (in plain words)."""

@@ -1,0 +1,378 @@
+"""Command line: ``python -m bot index|ask|sources|source|add|remove|chat|serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
+from bot.answer.compose import answer_question
+from bot.settings import PACKAGE_ROOT, ConfigError, Settings, load_settings
+from bot.corpus.article import LoadProblem
+from bot.index.builder import BuildReport, IndexError_, build_index, current_version, ensure_index, load_configured_index, recorded_corpus
+from bot.corpus.ingest import load_outlets
+from bot.frontends.messages import Messages, format_date, format_source, load_messages
+from bot.frontends.render import render_answer, render_source, render_sources
+from bot.answer.sources import get_source, list_sources
+
+log = logging.getLogger("bot")
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", help="corpus folder or file (default: from config)")
+    parser.add_argument("--index-dir", help="index folder (default: from config)")
+    parser.add_argument("--config", help="settings file (default: config/settings.yaml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Hỏi đáp tin tức tiếng Việt / Vietnamese news Q&A. "
+        "With no command: the Telegram bot when TELEGRAM_BOT_TOKEN is set, else a console chat.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("index", help="build or refresh the index")
+    _add_paths(p)
+    p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+
+    p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
+    p.add_argument("question", help="the question, or '-' for standard input")
+    p.add_argument("--top-k", type=int, default=None, help="number of passages (default: from config)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_paths(p)
+
+    p = sub.add_parser("sources", help="list the articles")
+    p.add_argument("query", nargs="?", default="", help="only articles whose title or source contains this")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_paths(p)
+
+    p = sub.add_parser("source", help="show one article's metadata and passages")
+    p.add_argument("id", help="article id (see 'sources')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_paths(p)
+
+    p = sub.add_parser(
+        "add", help="add articles: saved web pages (.html), .txt/.md files, .jsonl(.gz) exports, folders"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (read recursively)")
+    _add_paths(p)
+
+    p = sub.add_parser("remove", help="remove an article from the corpus (and the index)")
+    p.add_argument("id", help="article id (see 'sources')")
+    _add_paths(p)
+
+    p = sub.add_parser("chat", help="console chat (no Telegram token needed)")
+    _add_paths(p)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN, Bot API address from TELEGRAM_API_BASE_URL)",
+    )
+    _add_paths(p)
+
+    p = sub.add_parser("eval", help="measure answer quality on a retrieval benchmark")
+    p.add_argument("--contexts", required=True, help="JSON Lines of contexts {id, title, text}")
+    p.add_argument("--questions", required=True, help="JSON Lines of {question, gold_context_id}")
+    p.add_argument("--top-k", type=int, default=None, help="passages looked at per question (default 60)")
+    p.add_argument("--strip-accents", action="store_true", help="remove diacritics from the questions")
+    p.add_argument("--refusal", action="store_true", help="also ask each question with its gold context left out")
+    p.add_argument("--folds", type=int, default=5, help="indexes built for --refusal (default 5)")
+    p.add_argument("--half", choices=("tune", "report"), help="only one half of the questions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--config", help="settings file (default: config/settings.yaml)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(getattr(args, "config", None))
+    corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
+    index_dir = Path(args.index_dir) if getattr(args, "index_dir", None) else None
+    if index_dir is not None and corpus is None:
+        recorded = recorded_corpus(index_dir)  # an index folder remembers the corpus it was built from
+        corpus = recorded if recorded is not None and recorded.exists() else None
+    return settings.with_paths(corpus, index_dir)
+
+
+def _print_problems(problems: Sequence[LoadProblem]) -> None:
+    """Corpus files (or lines) that were skipped, and why, on stderr."""
+    for problem in problems:
+        print(f"warning: skipped {problem}", file=sys.stderr)
+
+
+def describe_build(report: BuildReport, settings: Settings) -> str:
+    """One line on what happened to the index: loaded as it was, built or rebuilt (and why)."""
+    where = f"({settings.corpus} -> {settings.index_dir})"
+    if report.action == "loaded":
+        return f"index loaded: {report.articles} articles, {report.passages} passages, up to date {where}"
+    reason = f" — {report.reason}" if report.action == "rebuilt" and report.reason else ""
+    how = {
+        "delta": f"; incremental: {report.detail}",
+        "compacted": "; compacted: all parts merged into one from the segment cache",
+    }.get(report.mode, "")
+    return (
+        f"index {report.action}: {report.articles} articles, {report.passages} passages, "
+        f"{report.segmented} articles segmented, {report.seconds:.1f} s{how} {where}{reason}"
+    )
+
+
+def _report(report: BuildReport, settings: Settings) -> None:
+    """Warnings, and the build line when the index had to be built (on stderr: stdout is the answer)."""
+    _print_problems(report.problems)
+    if report.action != "loaded":
+        print(describe_build(report, settings), file=sys.stderr)
+
+
+def open_index_with_report(settings: Settings):
+    """The index, built or refreshed when needed, and what was done; missing corpus is a UserError."""
+    try:
+        return ensure_index(settings, progress=sys.stderr.isatty())
+    except FileNotFoundError:
+        raise UserError(f"corpus not found: {settings.corpus}") from None
+
+
+def open_index(settings: Settings, quiet: bool = False):
+    """The index, built or refreshed when needed; missing corpus is a UserError."""
+    index, report = open_index_with_report(settings)
+    if not quiet or report.action != "loaded":
+        _report(report, settings)
+    return index
+
+
+def open_given_index(args: argparse.Namespace, settings: Settings, quiet: bool = False):
+    """``open_index``, except for an ``--index-dir`` whose corpus is unknown or not on this
+    machine (and no ``--corpus``): that index is used as it is, never rebuilt from another corpus."""
+    if getattr(args, "index_dir", None) and not getattr(args, "corpus", None):
+        recorded = recorded_corpus(settings.index_dir)
+        if current_version(settings.index_dir) is not None and (recorded is None or not recorded.exists()):
+            try:
+                return load_configured_index(settings)
+            except IndexError_ as exc:
+                raise UserError(f"the index in {settings.index_dir} cannot be used ({exc}); give --corpus to rebuild it") from None
+    return open_index(settings, quiet)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.corpus.exists():
+        raise UserError(f"corpus not found: {settings.corpus}")
+    if args.force:
+        report = build_index(settings, progress=sys.stderr.isatty(), full=True)
+        report.reason = "forced"
+    else:
+        _, report = ensure_index(settings, progress=sys.stderr.isatty())
+    _print_problems(report.problems)
+    print(describe_build(report, settings))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.top_k is not None and not 1 <= args.top_k <= settings.answer.max_top_k:
+        raise UserError(f"--top-k must be between 1 and {settings.answer.max_top_k}")
+    index = open_given_index(args, settings, quiet=True)
+    messages = load_messages()
+    questions = sys.stdin if args.question == "-" else [args.question]
+    for line in questions:
+        question = line.rstrip("\n") if args.question == "-" else line
+        answer = answer_question(index, question, settings, args.top_k)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(render_answer(answer, messages, limit=10**9, limit_question=settings.answer.max_question_chars))
+            if args.question == "-":
+                print()
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    index = open_given_index(args, settings, quiet=True)
+    sources = list_sources(index, args.query)
+    if args.json:
+        print(json.dumps([s.to_json() for s in sources], ensure_ascii=False, indent=1))
+    else:
+        print(render_sources(sources, load_messages(), query=args.query))
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    index = open_given_index(args, settings, quiet=True)
+    found = get_source(index, args.id)
+    messages = load_messages()
+    if found is None:
+        raise UserError(messages.get("source_not_found", id=args.id))
+    info, passages = found
+    if args.json:
+        print(json.dumps(dict(info.to_json(), passages_text=passages), ensure_ascii=False, indent=1))
+    else:
+        print(render_source(info, passages, messages, first_chars=10**9, limit=10**9))
+    return 0
+
+
+def _print_add_report(report: AddReport, messages: Messages) -> None:
+    for item in report.added:
+        a = item.article
+        inferred = f" [inferred: {', '.join(a.inferred)}]" if a.inferred else ""
+        print(
+            f"added {a.id}: {a.title} — {format_source(a.source, messages)}, {format_date(a.date, messages)}"
+            f"{inferred} <- {item.origin}"
+        )
+    for item in report.skipped:
+        print(f"skipped {item.origin}: duplicate of {item.duplicate.article_id} ({item.duplicate.reason})")
+    for problem in report.failed:
+        print(f"failed {problem.path}: {problem.reason}")
+    ignored = f"; {report.ignored} other files in folders ignored" if report.ignored else ""
+    print(
+        f"{len(report.added)} added, {len(report.skipped)} skipped as duplicate, "
+        f"{len(report.failed)} failed{ignored}"
+    )
+
+
+def _refresh_index(settings: Settings) -> None:
+    """Bring the index in line with the corpus (unchanged articles are not segmented again)."""
+    _, report = ensure_index(settings, progress=sys.stderr.isatty())
+    if report.action != "loaded":
+        print(describe_build(report, settings))
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        report = add_files(
+            [Path(p) for p in args.paths], settings.corpus, settings.index_dir / ".corpus.lock",
+            load_outlets(PACKAGE_ROOT / "config" / "outlets.yaml"),
+        )
+    except CorpusWriteError as exc:
+        raise UserError(str(exc)) from None
+    _print_add_report(report, load_messages())
+    _refresh_index(settings)
+    return 1 if report.failed else 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        path = remove_article(settings.corpus, args.id, settings.index_dir / ".corpus.lock")
+    except CorpusWriteError as exc:
+        raise UserError(str(exc)) from None
+    print(f"removed {args.id}: {path}")
+    _refresh_index(settings)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.frontends.console import run_console
+
+    settings = _settings(args)
+    return run_console(open_given_index(args, settings), settings, load_messages())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise UserError(
+            "TELEGRAM_BOT_TOKEN is not set: export the token BotFather gave you, "
+            "or run 'python -m bot chat' for a console chat"
+        )
+    from telegram.error import TelegramError
+
+    from bot.frontends.telegram.app import BotState, redact_token, serve
+
+    settings = _settings(args)
+    index, report = open_index_with_report(settings)
+    _print_problems(report.problems)
+    print(describe_build(report, settings), flush=True)
+    messages = load_messages()
+    examples = messages.examples()
+    if examples:  # load the word segmenter now, so the first question is answered quickly
+        answer_question(index, examples[0], settings)
+    try:
+        serve(BotState(settings, messages, index), token, os.environ.get("TELEGRAM_API_BASE_URL") or None)
+    except TelegramError as exc:
+        raise UserError(f"Telegram: {redact_token(str(exc), token)}") from None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.frontends import evaluate as ev
+
+    settings = load_settings(args.config)
+    depth = ev.PASSAGE_DEPTH if args.top_k is None else args.top_k
+    if not 1 <= depth <= 1000:
+        raise UserError("--top-k must be between 1 and 1000")
+    if not 2 <= args.folds <= 100:
+        raise UserError("--folds must be between 2 and 100")
+    source = Path(args.contexts)
+    try:
+        contexts = ev.load_contexts(source)
+        questions = ev.select_half(ev.load_questions(Path(args.questions)), args.half)
+    except ev.EvalError as exc:
+        raise UserError(str(exc)) from None
+    _print_problems(contexts.problems)
+    unknown = ev.unknown_gold(questions, contexts.articles)
+    if unknown:
+        print(
+            f"warning: {len(unknown)} of {len(questions)} questions name a gold context that is not in {source}"
+            f" (the first: {unknown[0].gold!r}); they count as misses",
+            file=sys.stderr,
+        )
+    articles = contexts.articles
+    report, outcomes = ev.evaluate(articles, source, questions, settings, args.strip_accents, depth)
+    refusals = (
+        ev.evaluate_refusals(articles, source, questions, outcomes, settings, args.folds, args.strip_accents, depth)
+        if args.refusal
+        else None
+    )
+    if args.json:
+        print(json.dumps(dict(report.to_json(), **(refusals.to_json() if refusals else {}))))
+    else:
+        print(ev.format_report(report, "accents stripped" if args.strip_accents else ""))
+        if refusals:
+            print(ev.format_refusals(refusals))
+    return 0
+
+
+COMMANDS = {
+    "index": cmd_index,
+    "ask": cmd_ask,
+    "sources": cmd_sources,
+    "source": cmd_source,
+    "add": cmd_add,
+    "remove": cmd_remove,
+    "chat": cmd_chat,
+    "serve": cmd_serve,
+    "eval": cmd_eval,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        args.command = "serve" if os.environ.get("TELEGRAM_BOT_TOKEN") and "serve" in COMMANDS else "chat"
+        for name in ("corpus", "index_dir", "config"):
+            setattr(args, name, None)
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

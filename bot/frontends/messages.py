@@ -1,0 +1,72 @@
+"""User-facing texts from config/messages.yaml, by language, and the shared ways of
+showing dates and sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.settings import ConfigError, PACKAGE_ROOT
+
+DEFAULT_LANGUAGE = "vi"
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Texts by language; unknown languages fall back to Vietnamese."""
+
+    texts: dict[str, dict[str, Any]]
+
+    def language(self, code: str | None) -> str:
+        """'en' for English speakers (Telegram's language_code 'en', 'en-US'), else 'vi'."""
+        if code and code.lower().split("-")[0] in self.texts:
+            return code.lower().split("-")[0]
+        return DEFAULT_LANGUAGE
+
+    def get(self, key: str, lang: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+        table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
+        template = table.get(key, self.texts[DEFAULT_LANGUAGE].get(key))
+        if template is None:
+            raise KeyError(f"message {key!r} missing from config/messages.yaml")
+        return str(template).format(**values) if values else str(template)
+
+    def mapping(self, key: str, lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+        """A table of texts under ``key`` (e.g. command descriptions), falling back to Vietnamese."""
+        table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
+        value = table.get(key) or self.texts[DEFAULT_LANGUAGE].get(key)
+        if not isinstance(value, dict):
+            raise KeyError(f"message table {key!r} missing from config/messages.yaml")
+        return {str(k): str(v) for k, v in value.items()}
+
+    def examples(self, lang: str = DEFAULT_LANGUAGE) -> list[str]:
+        table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
+        return list(table.get("examples") or self.texts[DEFAULT_LANGUAGE].get("examples") or [])
+
+
+def load_messages(path: Path | None = None) -> Messages:
+    """Read config/messages.yaml (next to the settings file by default)."""
+    path = path or PACKAGE_ROOT / "config" / "messages.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read messages ({exc})") from None
+    if not isinstance(data, dict) or DEFAULT_LANGUAGE not in data:
+        raise ConfigError(f"{path}: expected a '{DEFAULT_LANGUAGE}' section of messages")
+    return Messages(data)
+
+
+def format_date(value: dt.date | str | None, messages: Messages, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A date the Vietnamese way (04/08/2020), or 'không rõ ngày'."""
+    if not value:
+        return messages.get("unknown_date", lang)
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    return value.strftime("%d/%m/%Y")
+
+
+def format_source(source: str | None, messages: Messages, lang: str = DEFAULT_LANGUAGE) -> str:
+    return source or messages.get("unknown_source", lang)

@@ -1,0 +1,1 @@
+"""The Telegram bot: application, handlers, replies, buttons and rate limits."""

@@ -1,0 +1,1 @@
+"""Finding passages: BM25 over posting lists (compiled scorer), search over index parts, re-ranking."""

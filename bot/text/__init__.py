@@ -1,0 +1,1 @@
+"""Vietnamese text: normalisation, cleaning page debris, passages, pyvi segmentation and index terms."""
