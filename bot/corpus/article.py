@@ -1,16 +1,20 @@
 """The article record and the corpus: what is known about one news article, and what loaded."""
 
-
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Article:
-    """One news article and what is known about it."""
+    """One news article and what is known about it.
+
+    The same record from loading to the answer. An article read back from an index has an
+    empty ``text`` (its passages hold the text).
+    """
 
     id: str
     title: str
@@ -35,6 +39,22 @@ class Article:
             "inferred": list(self.inferred),
             "path": self.path,
         }
+
+    @classmethod
+    def from_metadata(cls, data: Mapping[str, Any], text: str = "") -> Article:
+        """The article of ``metadata()``'s plain data (other keys are ignored)."""
+        date = data.get("date")
+        return cls(
+            id=data["id"],
+            title=data.get("title") or "",
+            text=text,
+            source=data.get("source"),
+            date=dt.date.fromisoformat(date) if isinstance(date, str) else date,
+            url=data.get("url"),
+            author=data.get("author"),
+            inferred=tuple(data.get("inferred") or ()),
+            path=data.get("path"),
+        )
 
 
 @dataclass(frozen=True)
