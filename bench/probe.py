@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     from bot.answer.compose import answer_question
     from bot.search.ranking import question_terms
     from bot.settings import load_settings
-    from bot.index.builder import load_index
+    from bot.index.storage import load_index
     from bot.search.part_search import search
     from bot.text.terms import query_terms
 

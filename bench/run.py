@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import functools
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -109,14 +110,20 @@ def _pyvi_only(texts: list[str]) -> int:
     return sum(len(t) for t in texts)
 
 
-def _ours(texts_titles: list[tuple[str, str]]) -> int:
+@functools.lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    """This process's segmenter, kept between calls (as a build's worker process keeps its own)."""
     from bot.settings import load_settings
-    from bot.corpus.article import Article
-    from bot.index.builder import _segment_batch, article_key
+    from bot.index.segmenter import Segmenter
 
-    s = load_settings()
+    return Segmenter.from_settings(load_settings())
+
+
+def _ours(texts_titles: list[tuple[str, str]]) -> int:
+    from bot.corpus.article import Article
+
     batch = [(str(i), Article(str(i), title, text)) for i, (title, text) in enumerate(texts_titles)]
-    _segment_batch(batch, s.min_chars, s.max_chars, s.terms, s.title_in_passages)
+    _segmenter().segment(batch)
     return sum(len(t) for _, t in texts_titles)
 
 
@@ -170,7 +177,7 @@ def run_cli_index(corpus: Path, index_dir: Path) -> dict[str, float]:
 
 
 def dir_size(path: Path) -> int:
-    from bot.index.builder import current_version
+    from bot.index.storage import current_version
 
     version = current_version(path)
     return sum(p.stat().st_size for p in version.iterdir()) if version else 0
@@ -212,7 +219,7 @@ def reference(index: Any, keys: set[int], params: Any):
 
 
 def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
-    from bot.index.builder import term_hash
+    from bot.index.keys import term_hash
     from bot.search.ranking import question_terms
 
     q = question_terms(question, settings)
@@ -225,7 +232,7 @@ def reference_top10(bm: Any, question: str, settings: Any) -> list[int]:
 
 
 def question_keys(questions: list[str], settings: Any) -> set[int]:
-    from bot.index.builder import term_hash
+    from bot.index.keys import term_hash
     from bot.search.ranking import question_terms
 
     keys = set()
@@ -252,7 +259,7 @@ def run_probe(index_dir: Path, qfile: Path, *flags: str) -> dict[str, Any]:
 
 
 def measure_size(name: str, index_dir: Path, questions: list[str], n_bm25: int, settings: Any) -> dict[str, Any]:
-    from bot.index.builder import load_index
+    from bot.index.storage import load_index
 
     qfile = index_dir / "questions.json"
     qfile.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
@@ -313,10 +320,12 @@ def append_at(index_dir: Path, records: list[dict], settings: Any) -> dict[str, 
     segmenting them (no cache entries), writing a delta part, the other parts hard-linked,
     the global idf and the switch of CURRENT; then loading the new version."""
     from bot.corpus.loading import article_from_record
-    from bot.index.builder import append_articles, load_index
+    from bot.index.builder import append_articles
+    from bot.index.segment_cache import SEGMENT_CACHE_FILE
+    from bot.index.storage import load_index
 
     articles = [article_from_record(r, f"new{i}", "bench") for i, r in enumerate(records)]
-    (index_dir / "segments.sqlite").unlink(missing_ok=True)
+    (index_dir / SEGMENT_CACHE_FILE).unlink(missing_ok=True)
     local = settings.with_paths(None, index_dir)
     started = time.perf_counter()
     report = append_articles(local, articles)
@@ -331,7 +340,8 @@ def append_at(index_dir: Path, records: list[dict], settings: Any) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from bot.settings import load_settings
-    from bot.index.builder import build_index, ensure_index, load_index, save_index
+    from bot.index.builder import build_index, ensure_index
+    from bot.index.storage import load_index, save_index
 
     from bench.scale import scale_up
 

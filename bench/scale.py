@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bot.search.bm25 import okapi_idf
-from bot.index.builder import PassageIndex
+from bot.index.parts import PassageIndex
 
 
 def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[str, np.ndarray], bytes, list[dict[str, Any]]]:
@@ -64,13 +64,15 @@ def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[s
     texts = blob * (copies - 1) + blob[: int(offsets0[limit])]
     articles = []
     for c in range(copies):
-        for meta in index.articles:
-            first = meta["first_passage"] + c * n0
+        for number in range(len(index.articles)):
+            stored = index.articles.stored(number)
+            meta = stored.metadata
+            first = stored.first_passage + c * n0
             if first >= n_target:
                 continue
             articles.append(
                 dict(meta, id=meta["id"] if c == 0 else f"{meta['id']}~{c}", first_passage=first,
-                     passages=min(meta["passages"], n_target - first))
+                     passages=min(stored.passages, n_target - first))
             )
     arrays = {
         "term_hash": np.asarray(a["term_hash"])[keep],

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, load_settings
-from bot.index.builder import PassageIndex, ensure_index
+from bot.index.builder import ensure_index
+from bot.index.parts import PassageIndex
 
 PROJECT = Path(__file__).resolve().parent.parent
 

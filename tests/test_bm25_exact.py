@@ -9,7 +9,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from bot.search.bm25 import BM25Params, best_passages, score_touched, top_k
-from bot.index.builder import SegmentedArticle, build_arrays, pack_article, term_hash
+from bot.index.keys import term_hash
+from bot.index.postings import build_arrays
+from bot.index.segmenter import SegmentedArticle, pack_article
 from bot.search.bm25 import length_norms, Postings, range_bounds
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bot.search.bm25 import okapi_idf
-from bot.index.builder import postings_from_stream, stable_hash_order
+from bot.index.postings import postings_from_stream, stable_hash_order
 
 
 def _streams(seed: int) -> list[np.ndarray]:

@@ -2,7 +2,7 @@
 
 - ``pyvi_fast.pyvi_words`` == ``ViTokenizer.tokenize(line).split(" ")`` on varied generated lines;
 - ``fold_accents`` (per-character table) == NFD without combining marks, 'đ' -> 'd';
-- the build's ``_segment_batch`` == ``pack_article`` of ``Counter(index_terms(passage) + index_terms(title))``.
+- the build's ``Segmenter.segment`` == ``pack_article`` of ``Counter(index_terms(passage) + index_terms(title))``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 from pyvi import ViTokenizer
 
-from bot.index import builder as index_module
 from bot.text import pyvi_fast
 from bot.settings import load_settings
 from bot.corpus.article import Article
-from bot.index.builder import _segment_batch, pack_article
+from bot.index.segmenter import Segmenter, pack_article
 from bot.text.passages import split_article
 from bot.text.terms import TermOptions, index_term_counts, index_terms
 from bot.text.normalize import fold_accents, normalize
@@ -133,11 +132,12 @@ def test_build_segmentation_equals_definition(lines: list[str], variant: str) ->
     elif variant == "tilde":  # an expansion's exact term that is also a folded copy ("~ha")
         options = replace(options, abbreviations=(("ubnd", "~ha ủy ban"), ("ha", "~hà nội")))
     articles = _articles(lines)
-    one_by_one = [_segment_batch([("k", a)], settings.min_chars, settings.max_chars, options, title)[0] for a in articles]
+    segmenter = Segmenter(settings.min_chars, settings.max_chars, options, title)
+    one_by_one = [segmenter.segment([("k", a)])[0] for a in articles]
     in_batches = [  # batches of several articles, some empty
         item
         for start, stop in ((0, 0), (0, 7), (7, 8), (8, 30), (30, 30), (30, 60))
-        for item in _segment_batch([("k", a) for a in articles[start:stop]], settings.min_chars, settings.max_chars, options, title)
+        for item in segmenter.segment([("k", a) for a in articles[start:stop]])
     ]
     assert len(in_batches) == len(articles)
     for article, fast, batched in zip(articles, one_by_one, in_batches):
@@ -149,19 +149,18 @@ def test_build_segmentation_equals_definition(lines: list[str], variant: str) ->
                 assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), (article.id, field)
 
 
-def test_term_numbers_forgotten_between_batches(lines: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_term_numbers_forgotten_between_batches(lines: list[str]) -> None:
     """A worker forgets its term numbers past a size; batches after that give the same terms."""
     settings = load_settings()
     args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
     articles = [("k", a) for a in _articles(lines)[:20]]
-    before = _segment_batch(articles, *args)
-    monkeypatch.setattr(index_module, "TERM_IDS_SIZE", 10)
-    monkeypatch.setattr(index_module, "_TERM_IDS", index_module._TermIds())
-    _segment_batch(articles[10:], *args)
-    numbered = index_module._TERM_IDS.ids
+    before = Segmenter(*args).segment(articles)
+    segmenter = Segmenter(*args, term_ids_size=10)
+    segmenter.segment(articles[10:])
+    numbered = segmenter.term_ids.ids
     assert len(numbered) > 10
-    after = _segment_batch(articles, *args)
-    assert index_module._TERM_IDS.ids is not numbered  # started again
+    after = segmenter.segment(articles)
+    assert segmenter.term_ids.ids is not numbered  # started again
     for a, b in zip(before, after):
         assert np.array_equal(a.hashes, b.hashes) and np.array_equal(a.counts, b.counts)
 

@@ -38,5 +38,5 @@ def test_no_command_without_token_opens_the_console_chat(shipped, tmp_path):
     following = answer_question(index, question, settings, offset=settings.answer.top_k)
     assert f"{following.results[0].rank}. {following.results[0].title}" in out
     assert "1 bài khớp với “ha noi”:" in out
-    assert MESSAGES.get("source_usage", example=index.articles[0]["id"]) in out
+    assert MESSAGES.get("source_usage", example=index.articles[0].id) in out
     assert "not read" not in out and "Traceback" not in result.stderr

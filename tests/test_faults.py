@@ -11,7 +11,9 @@ import time
 
 import yaml
 
-from bot.index.builder import current_version, ensure_index
+from bot.index.builder import ensure_index
+
+from bot.index.storage import current_version
 from bot_process import ROOT, start_serve, stop
 from fake_bot_api import ADMIN, TOKEN, USER, FakeBotApi, telegram_html_to_text
 from figures import report

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.index import builder as index_mod
+from bot.index import storage as index_mod
 from bot.search.bm25 import BM25Params, Postings, length_norms, okapi_idf, score_touched, top_k
-from bot.index.builder import current_version, ensure_index, load_index
+from bot.index.builder import ensure_index
+from bot.index.storage import current_version, load_index
 from conftest import write_article
 
 
@@ -100,7 +101,7 @@ def test_interrupted_build_leaves_previous_index_usable(settings, tmp_path, monk
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_mod, "_write_file", crash)
+    monkeypatch.setattr(index_mod, "write_synced", crash)
     with pytest.raises(OSError):
         ensure_index(s)
     monkeypatch.undo()

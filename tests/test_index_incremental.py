@@ -16,7 +16,8 @@ from rank_bm25 import BM25Okapi
 
 from bot.answer.compose import answer_question
 from bot.settings import load_settings
-from bot.index.builder import build_index, ensure_index, load_index, IndexError_
+from bot.index.builder import build_index, ensure_index
+from bot.index.storage import load_index, IndexError_
 
 SYLLABLES = (
     "Hà Nội thành phố kinh tế phát triển năm nay tăng trưởng Đảng bộ đại hội nhiệm kỳ "
@@ -90,7 +91,7 @@ def test_incremental_add_remove_change_matches_full_rebuild(tmp_path: Path, arti
         fresh, fresh_report = ensure_index(fresh_settings)
         assert fresh_report.segmented == len(corpus_articles) and len(fresh.parts) == 1
         assert index.n_live == fresh.n_passages
-        assert sorted(a["id"] for a in index.articles) == sorted(a["id"] for a in fresh.articles)
+        assert sorted(a.id for a in index.articles) == sorted(a.id for a in fresh.articles)
         for question in QUESTIONS:
             a = answer_question(index, question, settings, 5)
             b = answer_question(fresh, question, fresh_settings, 5)
@@ -100,7 +101,7 @@ def test_incremental_add_remove_change_matches_full_rebuild(tmp_path: Path, arti
 
 def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: list[dict]) -> None:
     """The ranking the bot shows is rank-bm25's over the same passages and terms."""
-    from bot.index.builder import segment_article
+    from bot.index.segmenter import segment_article
     from bot.corpus.loading import load_corpus
     from bot.search.ranking import question_terms
 
@@ -204,7 +205,7 @@ def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles
     _write(corpus, articles[:36])
     index, report = ensure_index(settings)  # a fourth part: the deltas become one
     assert report.mode == "delta" and "merged" in report.detail and len(index.parts) == 2
-    assert [a["id"] for a in index.articles] == [a["id"] for a in articles[:36]]
+    assert [a.id for a in index.articles] == [a["id"] for a in articles[:36]]
     assert report.segmented == 2  # only the new articles: merged deltas come from the segment cache
     monkeypatch.setattr(index_mod, "COMPACT_MIN_PASSAGES", 0)
     _write(corpus, articles[:20] + articles[21:36])
@@ -227,4 +228,4 @@ def test_a_moved_json_line_is_the_same_article(tmp_path: Path, articles: list[di
     second = _write(tmp_path / "export-2.jsonl.gz", articles[:3] + articles[4:32])
     index, report = ensure_index(_settings(second, tmp_path / "live"))
     assert report.mode == "delta" and report.detail.startswith("+2 -0 ") and report.segmented == 2
-    assert sorted(a["id"] for a in index.articles) == sorted(a["id"] for a in articles[:3] + articles[4:32])
+    assert sorted(a.id for a in index.articles) == sorted(a["id"] for a in articles[:3] + articles[4:32])

@@ -9,9 +9,10 @@ import pytest
 
 from bot.answer.compose import answer_question
 from bot.index.article_table import ArticleTable, encode_articles
-from bot.index.builder import _wait_cached, build_index, load_index
+from bot.index.builder import build_index
+from bot.index.storage import wait_cached, load_index
 from bot.index.parts import KEEP_SHARE, mapped_file_mb
-from bot.index.builder import term_hash
+from bot.index.keys import term_hash
 from conftest import write_article
 
 
@@ -67,7 +68,7 @@ def test_released_pages_leave_answers_unchanged(built) -> None:
     assert index.release_pages()
     assert mapped_file_mb() < before  # the pages the answers read are no longer mapped
     assert [answer_question(index, q, built) for q in questions] == first
-    assert index.find_article("007") is not None and index.articles[index.find_article("007")]["id"] == "007"
+    assert index.find_article("007") is not None and index.articles[index.find_article("007")].id == "007"
 
 
 def test_no_bound_keeps_pages(built) -> None:
@@ -135,7 +136,7 @@ def test_a_preload_waits_for_the_posting_files_without_keeping_them_mapped(built
     folder = built.index_dir.resolve()
     assert _resident_kb(folder, ".post_doc.npy") == 0 and _resident_kb(folder, ".post_tf.npy") == 0
     mappings = [index.parts[0].maps[key] for key in ("post_doc", "post_tf")]
-    assert _wait_cached(mappings, 10.0) == 1.0
+    assert wait_cached(mappings, 10.0) == 1.0
     assert _resident_kb(folder, ".post_doc.npy") == 0
-    assert _wait_cached(mappings, -1.0) == 0.0  # past its time at once: left to the read-ahead
+    assert wait_cached(mappings, -1.0) == 0.0  # past its time at once: left to the read-ahead
     assert answer_question(index, "ngân sách tỉnh", built).results

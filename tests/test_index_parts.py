@@ -10,7 +10,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from bot.search.bm25 import BM25Params
-from bot.index.builder import build_arrays, mark_removed, pack_article, with_range_bounds
+from bot.index.builder import mark_removed
+from bot.index.postings import build_arrays, with_range_bounds
+from bot.index.segmenter import pack_article
 from bot.index.parts import Part, PassageIndex, global_idf
 from bot.search.part_search import search
 
@@ -94,7 +96,7 @@ def test_removed_articles_score_as_rank_bm25_over_the_live_corpus(seed: int) -> 
             tokens.append([h for h, c in pairs for _ in range(c)])
             at += count
     bm25 = BM25Okapi(tokens, k1=PARAMS.k1, b=PARAMS.b, epsilon=PARAMS.epsilon)
-    from bot.index.builder import term_hash
+    from bot.index.keys import term_hash
 
     dead = {p for p in range(index.n_passages) if not index.live[p]}
     assert dead
@@ -126,5 +128,5 @@ def test_a_removed_passage_is_never_returned_even_when_it_scores_best() -> None:
     assert search(index, ["zz"], [1.0], 5)[0][0][0] == index.n_passages - 1
     removed = _index([mark_removed(part, [len(items)], [special])])
     assert search(removed, ["zz"], [1.0], 5) == ([], 0)
-    assert removed.df(np.uint64(__import__("bot.index.builder").index.builder.term_hash("zz"))) == 0
-    assert [a["id"] for a in removed.articles] == [a["id"] for a in index.articles[:-1]]
+    assert removed.df(np.uint64(__import__("bot.index.keys").index.keys.term_hash("zz"))) == 0
+    assert [a.id for a in removed.articles] == [a.id for a in index.articles[:-1]]

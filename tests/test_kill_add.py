@@ -72,7 +72,7 @@ def test_sigkill_during_add_loses_nothing(settings, tmp_path):
         mid_batch += 0 < len(ids) - (total - 150) < 150
         assert reported <= ids  # nothing reported as added is missing
         index, _ = ensure_index(s)  # the next start agrees with the corpus
-        assert {a["id"] for a in index.articles} == ids
+        assert {a.id for a in index.articles} == ids
     # finishing the interrupted batches adds each article exactly once
     for attempt in range(KILLS):
         out = subprocess.run(

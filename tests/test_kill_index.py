@@ -13,7 +13,8 @@ import sys
 import time
 
 from bot.corpus.loading import load_corpus
-from bot.index.builder import current_version, ensure_index, load_index
+from bot.index.builder import ensure_index
+from bot.index.storage import current_version, load_index
 from conftest import PROJECT
 from figures import FULL, report
 
@@ -57,8 +58,8 @@ def test_sigkill_during_index_leaves_a_usable_index(settings, tmp_path):
         if current_version(s.index_dir) is not None:
             load_index(s.index_dir, s.bm25)  # whatever is current is complete and undamaged
         index, _ = ensure_index(s)  # the next start
-        assert {a["id"] for a in index.articles} == expected
-        assert index.n_passages == sum(a["passages"] for a in index.articles)
+        assert {a.id for a in index.articles} == expected
+        assert index.n_passages == sum(len(index.article_passages(n)) for n in range(len(index.articles)))
     leftovers = [p.name for p in s.index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []
     report("kill_index", [("SIGKILL at a random point of `index` (400 articles): kills / usable index agreeing "

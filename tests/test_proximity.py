@@ -8,7 +8,8 @@ import pytest
 
 from bot.search.ranking import rank_passages, rerank, term_weights
 from bot.corpus.article import Article, Corpus
-from bot.index.builder import build_index, load_index
+from bot.index.builder import build_index
+from bot.index.storage import load_index
 from bot.search.proximity import TermFinder, best_window, passage_tokens
 from bot.text.terms import query_terms
 

@@ -139,7 +139,7 @@ def test_sources_button_lists_the_articles_of_the_shown_passages(bot, shipped):
     for result in expected.results:
         assert f"[{result.doc_id}]" not in plain  # ids are shown in <code>, not brackets
         assert f"<code>{result.doc_id}</code> {result.title} — {result.source}, {result.date:%d/%m/%Y}" in reply.params["text"]
-    others = {a["id"] for a in index.articles} - {r.doc_id for r in expected.results}
+    others = {a.id for a in index.articles} - {r.doc_id for r in expected.results}
     assert all(f"<code>{other}</code>" not in reply.params["text"] for other in others)
 
 
@@ -276,8 +276,9 @@ def test_sources_filter_and_one_source(bot, shipped):
     assert plain.splitlines()[1].startswith("004 Đại hội đại biểu Đảng bộ Khối các cơ quan TP Hà Nội")
     bot.send("/source 004")
     detail = shown(bot.wait_for("sendMessage", to_chat(USER["id"]), count=2)[1].params)
-    article = index.articles[index.find_article("004")]
-    for line in (article["title"], "Nguồn: Kinh tế và Đô thị", "Ngày: 04/08/2020", f"Số đoạn: {article['passages']}"):
+    number = index.find_article("004")
+    article, passages = index.articles[number], len(index.article_passages(number))
+    for line in (article.title, "Nguồn: Kinh tế và Đô thị", "Ngày: 04/08/2020", f"Số đoạn: {passages}"):
         assert line in detail
     assert "Vương Đình Huệ" in detail  # its first lines
     bot.send("/source 999")

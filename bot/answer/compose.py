@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.settings import AnswerSettings, Settings
-from bot.index.builder import PassageIndex
+from bot.index.parts import PassageIndex
 from bot.search.ranking import rank_passages
 from bot.text.terms import highlight_spans
 from bot.text.normalize import normalize
@@ -147,18 +147,17 @@ def _result(index: PassageIndex, rank: int, passage: int, score: float, words: t
     text = index.passage_text(passage)
     spans = highlight_spans(text, words)
     matched = tuple(dict.fromkeys(w for w in words if highlight_spans(text, [w])))
-    date = article.get("date")
     return Result(
         rank=rank,
         score=score,
-        doc_id=article["id"],
-        passage_id=f"{article['id']}#{index.passage_position(passage)}",
+        doc_id=article.id,
+        passage_id=f"{article.id}#{index.passage_position(passage)}",
         passage=passage,
-        title=article.get("title") or "",
-        source=article.get("source"),
-        date=dt.date.fromisoformat(date) if date else None,
-        url=article.get("url"),
-        author=article.get("author"),
+        title=article.title,
+        source=article.source,
+        date=article.date,
+        url=article.url,
+        author=article.author,
         text=text,
         matched=matched,
         spans=tuple(spans),

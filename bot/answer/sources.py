@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.index.builder import PassageIndex
+from bot.corpus.article import Article
+from bot.index.parts import PassageIndex
 from bot.text.normalize import fold_accents, normalize
 
 
@@ -35,16 +36,16 @@ class SourceInfo:
         }
 
 
-def _info(article: dict[str, Any]) -> SourceInfo:
+def _info(article: Article, passages: int) -> SourceInfo:
     return SourceInfo(
-        id=article["id"],
-        title=article.get("title") or "",
-        source=article.get("source"),
-        date=article.get("date"),
-        url=article.get("url"),
-        author=article.get("author"),
-        passages=int(article.get("passages", 0)),
-        inferred=tuple(article.get("inferred") or ()),
+        id=article.id,
+        title=article.title,
+        source=article.source,
+        date=article.date.isoformat() if article.date else None,
+        url=article.url,
+        author=article.author,
+        passages=passages,
+        inferred=article.inferred,
     )
 
 
@@ -59,10 +60,10 @@ def list_sources(index: PassageIndex, query: str = "") -> list[SourceInfo]:
     """
     wanted = _folded(query.strip())
     found = []
-    for article in index.articles:
-        haystack = _folded(" ".join(str(article.get(k) or "") for k in ("id", "title", "source")))
+    for number, article in enumerate(index.articles):
+        haystack = _folded(" ".join(str(getattr(article, k) or "") for k in ("id", "title", "source")))
         if not wanted or wanted in haystack:
-            found.append(_info(article))
+            found.append(_info(article, len(index.article_passages(number))))
     return sorted(found, key=lambda s: (s.date or "", s.id), reverse=True)
 
 
@@ -72,4 +73,4 @@ def get_source(index: PassageIndex, article_id: str) -> tuple[SourceInfo, list[s
     if number is None:
         return None
     texts = [index.passage_text(p) for p in index.article_passages(number)]
-    return _info(index.articles[number]), texts
+    return _info(index.articles[number], len(texts)), texts

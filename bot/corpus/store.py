@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -15,10 +14,9 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from bot.corpus.article import Article
-from bot.index.builder import fsync_dir  # the index's own durable-rename helper, shared
+from bot.files import TEMP_PREFIX, fsync_dir, write_atomic
 from bot.text.normalize import fold_accents, normalize
 
-_TEMP_PREFIX = ".tmp-"
 _FIELDS = ("id", "title", "source", "date", "url", "author")
 
 
@@ -58,21 +56,6 @@ def file_name(article: Article) -> str:
     return f"{article.id}-{slugify(article.title)}.md"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a hidden temporary file, fsync, then rename."""
-    tmp = path.with_name(f"{_TEMP_PREFIX}{os.getpid()}-{path.name}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    fsync_dir(path.parent)
-
-
 def write_article(article: Article, corpus_dir: Path, extra: dict[str, Any] | None = None) -> Path:
     """Store a new article as ``<id>-<slug>.md`` in the corpus folder; returns its path."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +75,7 @@ def remove_file(path: Path) -> None:
 def remove_stale_temp_files(corpus_dir: Path) -> int:
     """Delete temporary files an interrupted write left behind; returns how many."""
     removed = 0
-    for path in corpus_dir.glob(f"{_TEMP_PREFIX}*"):
+    for path in corpus_dir.glob(f"{TEMP_PREFIX}*"):
         with contextlib.suppress(OSError):
             path.unlink()
             removed += 1

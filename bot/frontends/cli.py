@@ -14,7 +14,8 @@ from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_art
 from bot.answer.compose import answer_question
 from bot.settings import PACKAGE_ROOT, ConfigError, Settings, load_settings
 from bot.corpus.article import LoadProblem
-from bot.index.builder import BuildReport, IndexError_, build_index, current_version, ensure_index, load_configured_index, recorded_corpus
+from bot.index.builder import BuildReport, build_index, ensure_index
+from bot.index.storage import IndexError_, current_version, load_configured_index, recorded_corpus
 from bot.corpus.ingest import load_outlets
 from bot.frontends.messages import Messages, format_date, format_source, load_messages
 from bot.frontends.render import render_answer, render_source, render_sources

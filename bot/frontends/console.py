@@ -7,7 +7,7 @@ from typing import TextIO
 
 from bot.answer.compose import answer_question
 from bot.settings import Settings
-from bot.index.builder import PassageIndex
+from bot.index.parts import PassageIndex
 from bot.frontends.messages import Messages
 from bot.frontends.render import render_answer, render_source, render_sources
 from bot.answer.sources import get_source, list_sources
@@ -25,7 +25,7 @@ def handle_line(line: str, state: dict, index: PassageIndex, settings: Settings,
         return render_sources(list_sources(index, rest), messages, query=rest.strip())
     if command == "/source":
         if not rest.strip():
-            example = index.articles[0]["id"] if index.articles else "000"
+            example = index.articles[0].id if index.articles else "000"
             return messages.get("source_usage", example=example)
         found = get_source(index, rest)
         if found is None:

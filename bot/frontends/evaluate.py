@@ -26,11 +26,11 @@ from bot.search.ranking import rank_passages
 from bot.settings import Settings
 from bot.corpus.article import Article, Corpus
 from bot.corpus.loading import load_corpus
-from bot.index.builder import PassageIndex, build_index, load_index
+from bot.index.builder import build_index
+from bot.index.parts import PassageIndex
+from bot.index.segment_cache import SEGMENT_CACHE_FILE
+from bot.index.storage import load_index
 from bot.text.normalize import fold_accents
-
-# the index's cache of segmented articles (reused from one refusal fold to the next)
-SEGMENT_CACHE = "segments.sqlite"
 
 # passages looked at per question: enough to find 10 distinct contexts
 PASSAGE_DEPTH = 60
@@ -197,7 +197,7 @@ def ask(
     prepared, _ = prepare_question(text, settings.answer.max_question_chars)
     ranking = rank_passages(index, prepared, settings, depth)
     coverage = ranking.coverage if ranking.candidates else -1.0
-    contexts = context_ranking(index.passage_article(p)["id"] for p, _ in ranking.candidates)
+    contexts = context_ranking(index.passage_article(p).id for p, _ in ranking.candidates)
     return Outcome(gold_rank(contexts, question.gold), ranking.answered, coverage)
 
 
@@ -292,10 +292,10 @@ def evaluate_refusals(
         for fold in range(folds):
             kept = [a for a in articles if group[a.id] != fold]
             foldir = Path(workdir) / f"fold-{fold}"
-            previous = Path(workdir) / f"fold-{fold - 1}" / SEGMENT_CACHE
+            previous = Path(workdir) / f"fold-{fold - 1}" / SEGMENT_CACHE_FILE
             if fold and previous.is_file():  # the previous fold's segmented articles: one group is new
                 foldir.mkdir()
-                shutil.copy(previous, foldir / SEGMENT_CACHE)
+                shutil.copy(previous, foldir / SEGMENT_CACHE_FILE)
             index = build_eval_index(kept, settings, foldir, source)
             asked = [q for q in questions if group.get(q.gold) == fold]
             outcomes, _ = run_questions(index, asked, open_settings, strip_accents, depth)

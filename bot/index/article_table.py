@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
+
+from bot.corpus.article import Article
 
 # columns of a part's ``article_rows`` array
 START, END, FIRST_PASSAGE, PASSAGES, ID_HASH = range(5)
@@ -38,10 +41,13 @@ def encode_articles(articles: Sequence[dict[str, Any]]) -> tuple[bytes, np.ndarr
     return b"".join(lines), rows
 
 
-class _ReadOnDemand(Sequence):
+T = TypeVar("T")
+
+
+class _ReadOnDemand(Sequence[T]):
     """A sequence of articles made when read: ``_read(n)`` gives article n (0 <= n < len)."""
 
-    def _read(self, number: int) -> dict[str, Any]:
+    def _read(self, number: int) -> T:
         raise NotImplementedError
 
     def __getitem__(self, number):  # type: ignore[override]
@@ -53,11 +59,11 @@ class _ReadOnDemand(Sequence):
             raise IndexError(number)
         return self._read(int(number))
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[T]:
         return (self._read(n) for n in range(len(self)))
 
 
-class ArticleTable(_ReadOnDemand):
+class ArticleTable(_ReadOnDemand[dict[str, Any]]):
     """A part's articles (dicts, ``first_passage`` local to the part), parsed when read.
 
     Every read gives a new dict, so a caller may change it freely.
@@ -107,9 +113,42 @@ def numbers_of(articles: Sequence[dict[str, Any]], article_id: str) -> list[int]
     return [n for n, a in enumerate(articles) if a["id"] == article_id]
 
 
-class ArticleView(_ReadOnDemand):
-    """Articles of several parts seen as one sequence, by global number: ``numbers`` picks
-    which (all of them, or the live ones), and ``first_passage`` is made global."""
+PLACEMENT = ("first_passage", "passages")  # the keys of a stored line that place the article's passages
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as an index part stores it: its metadata (``Article.metadata()`` and the
+    build's content ``key``) and where its passages are."""
+
+    metadata: dict[str, Any]  # without the placement keys
+    first_passage: int
+    passages: int
+
+    @classmethod
+    def from_line(cls, line: dict[str, Any], passage_offset: int = 0) -> StoredArticle:
+        """The record of a stored line (``ArticleTable``), its passages moved by ``passage_offset``."""
+        metadata = {k: v for k, v in line.items() if k not in PLACEMENT}
+        return cls(metadata, int(line["first_passage"]) + passage_offset, int(line["passages"]))
+
+    @property
+    def key(self) -> str | None:
+        """The content key its segmentation was stored under (``fingerprint.article_key``), when known."""
+        return self.metadata.get("key")
+
+    @property
+    def passage_range(self) -> range:
+        return range(self.first_passage, self.first_passage + self.passages)
+
+    def article(self) -> Article:
+        """The article record (its ``text`` empty: the passages hold it)."""
+        return Article.from_metadata(self.metadata)
+
+
+class ArticleView(_ReadOnDemand[Article]):
+    """Articles of several parts seen as one sequence of ``Article`` records: ``numbers`` picks
+    which global article numbers (all of them, or the live ones), in order. Where an article's
+    passages are (global passage numbers) is told by ``passages`` and ``stored``."""
 
     def __init__(self, tables: list[Sequence[dict[str, Any]]], passage_starts: list[int], numbers: np.ndarray):
         self.tables = tables
@@ -120,15 +159,26 @@ class ArticleView(_ReadOnDemand):
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def _read(self, index: int) -> dict[str, Any]:
-        return self.by_number(int(self.numbers[index]))
+    def _read(self, position: int) -> Article:
+        return self.stored(position).article()
 
-    def by_number(self, number: int) -> dict[str, Any]:
-        """The article of global number ``number`` (live or not)."""
+    def _locate(self, position: int) -> tuple[int, int]:
+        """(part, part-local number) of the article at ``position``."""
+        number = int(self.numbers[position])
         part = int(np.searchsorted(self.article_starts, number, side="right")) - 1
-        article = dict(self.tables[part][number - int(self.article_starts[part])])
-        article["first_passage"] += self.passage_starts[part]
-        return article
+        return part, number - int(self.article_starts[part])
+
+    def stored(self, position: int) -> StoredArticle:
+        """The stored record of the article at ``position``, its passages numbered globally."""
+        part, local = self._locate(position)
+        return StoredArticle.from_line(self.tables[part][local], self.passage_starts[part])
+
+    def passages(self, position: int) -> range:
+        """The global numbers of the passages of the article at ``position`` (without parsing its line)."""
+        part, local = self._locate(position)
+        table = self.tables[part]
+        first = int(first_passages(table)[local]) + self.passage_starts[part]
+        return range(first, first + int(passage_counts(table)[local]))
 
     def find(self, article_id: str) -> int | None:
         """The position in this view of the first article with this id, or None."""

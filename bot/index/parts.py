@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.corpus.article import Article
 from bot.index.article_table import ArticleView, first_passages, passage_counts
 from bot.search.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
 
@@ -42,13 +43,13 @@ def mapped_file_mb() -> float:
 
 @dataclass
 class Part:
-    """One immutable part: ``arrays`` (see ``index.PART_ARRAYS``), texts and its articles
-    (``first_passage`` local to the part)."""
+    """One immutable part: ``arrays`` (see ``storage.PART_ARRAYS``), texts and its articles
+    (their stored lines, ``first_passage`` local to the part)."""
 
     name: str
     arrays: dict[str, np.ndarray]
-    texts: Any  # every passage's text, one after another (UTF-8): bytes, ``index.FileBytes`` or a map
-    articles: Sequence[dict[str, Any]]  # a list, or an ``ArticleTable`` when loaded
+    texts: Any  # every passage's text, one after another (UTF-8): bytes, ``storage.FileBytes`` or a map
+    articles: Sequence[dict[str, Any]]  # stored lines: a list, or an ``ArticleTable`` when loaded
     dead_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # local numbers
     dead_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted local rows
     dead_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # removed postings per row
@@ -157,6 +158,24 @@ def global_idf(parts: list[Part], n_live: int, epsilon: float) -> np.ndarray:
     return idf[all_gid]
 
 
+@dataclass(frozen=True)
+class PartScoring:
+    """What scoring a part's passages takes from its version: the part's slice of the global
+    length norms (infinite for removed passages) and of the global idf, and its postings."""
+
+    norms: np.ndarray
+    idf: np.ndarray  # of the part's term rows
+    norm_min: float  # the smallest norm (bounds the scores), 0 without passages
+    source: PostingSource
+
+
+def articles_of(parts: list[Part]) -> ArticleView:
+    """Every article of the parts (removed ones too), by global number."""
+    tables = [part.articles for part in parts]
+    passage_starts = np.cumsum([0] + [p.n_passages for p in parts])[:-1].astype(np.int64).tolist()
+    return ArticleView(tables, passage_starts, np.arange(sum(len(t) for t in tables), dtype=np.int64))
+
+
 @dataclass
 class PassageIndex:
     """A searchable index: its parts, tombstones and global idf, with article metadata."""
@@ -166,6 +185,16 @@ class PassageIndex:
     manifest: dict[str, Any]
     params: BM25Params
     memory_mb: float = 0  # mapped index pages kept resident at most (0: no limit); see ``release_pages``
+
+    # set from the parts at construction:
+    passage_starts: np.ndarray = field(init=False, repr=False, compare=False)  # each part's first global passage number, and the total
+    all_articles: ArticleView = field(init=False, repr=False, compare=False)  # every article (removed ones too), by global number
+    articles: ArticleView = field(init=False, repr=False, compare=False)  # the live articles
+    live: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage number: not removed
+    n_live: int = field(init=False, repr=False, compare=False)  # live passages
+    avgdl: float = field(init=False, repr=False, compare=False)  # their average length
+    norms: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage number: its BM25 length norm (inf: removed)
+    scoring: list[PartScoring] = field(init=False, repr=False, compare=False)  # per part
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
@@ -181,10 +210,9 @@ class PassageIndex:
             or [np.zeros(0, dtype=np.int64)]
         ).astype(np.int64)
         counts = np.concatenate([passage_counts(t) for t in tables] or [np.zeros(0, dtype=np.int64)])
-        everyone = np.arange(int(article_starts[-1]), dtype=np.int64)
-        starts = self.passage_starts[:-1].tolist()
-        self._all_articles = ArticleView(tables, starts, everyone)  # by global number
-        self.articles = ArticleView(tables, starts, np.setdiff1d(everyone, dead))  # the live ones
+        self.all_articles = articles_of(self.parts)
+        everyone = self.all_articles.numbers
+        self.articles = ArticleView(tables, self.all_articles.passage_starts, np.setdiff1d(everyone, dead))
         self._slot_article = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         alive = np.ones(len(counts), dtype=np.bool_)
         alive[dead] = False
@@ -200,17 +228,20 @@ class PassageIndex:
             norms = k1 * (1 - b + b * doc_len / self.avgdl)  # as bm25.length_norms, with the live avgdl
         norms[~self.live] = np.inf
         self.norms = norms
+        self.scoring = []
         for part, start, end, r0, r1 in zip(
             self.parts, self.passage_starts[:-1].tolist(), self.passage_starts[1:].tolist(),
             row_starts[:-1].tolist(), row_starts[1:].tolist(),
         ):
-            part.norms = norms[start:end]
-            part.idf = self.idf_rows[r0:r1]
-            part.norm_min = float(part.norms.min()) if end > start else 0.0  # for score bounds
-            part.source = PostingSource(
-                part.arrays["post_doc"], part.arrays["post_tf"], part.arrays["range_tf"], part.arrays["range_dl"],
-                int(self.manifest.get("range_size", RANGE_SIZE)),
-            )
+            self.scoring.append(PartScoring(
+                norms[start:end],
+                self.idf_rows[r0:r1],
+                float(norms[start:end].min()) if end > start else 0.0,
+                PostingSource(
+                    part.arrays["post_doc"], part.arrays["post_tf"], part.arrays["range_tf"], part.arrays["range_dl"],
+                    int(self.manifest.get("range_size", RANGE_SIZE)),
+                ),
+            ))
 
     # --- memory --------------------------------------------------------------------------
 
@@ -303,7 +334,7 @@ class PassageIndex:
         return Postings(
             a["post_doc"][start:end], a["post_tf"][start:end], int(a["term_tfmax"][row]),
             a["range_tf"][slot] if ranged else None, a["range_dl"][slot] if ranged else None,
-            part.source.range_size if ranged else 0,
+            self.scoring[part_number].source.range_size if ranged else 0,
         )
 
     def df(self, key: np.uint64) -> int:
@@ -349,15 +380,17 @@ class PassageIndex:
         start, end = int(offsets[local]), int(offsets[local + 1])
         return part.texts[start:end].decode("utf-8")
 
-    def passage_article(self, passage: int) -> dict[str, Any]:
-        return self._all_articles.by_number(int(self._slot_article[passage]))
+    def passage_article(self, passage: int) -> Article:
+        """The article a passage belongs to (live or not)."""
+        return self.all_articles[int(self._slot_article[passage])]
 
     def passage_position(self, passage: int) -> int:
-        return passage - int(self.passage_article(passage)["first_passage"])
+        """The passage's number within its article (0: the first)."""
+        return passage - self.all_articles.passages(int(self._slot_article[passage])).start
 
     def article_passages(self, article_number: int) -> range:
-        article = self.articles[article_number]
-        return range(article["first_passage"], article["first_passage"] + article["passages"])
+        """The passages of a live article (by its number among ``articles``)."""
+        return self.articles.passages(article_number)
 
     def find_article(self, article_id: str) -> int | None:
         """The number (among the live articles) of the article with this id, or None."""

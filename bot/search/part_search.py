@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bot.search.bm25 import best_in_source, score_touched, top_k
+from bot.index.keys import term_hash
 from bot.index.parts import PassageIndex
-from bot.index.builder import term_hash
 
 
 def search(
@@ -32,10 +32,11 @@ def search(
         hits.append((number, rows, known))
         rows = rows[known]
         index.note_rows_read(number, rows)
+        scoring = index.scoring[number]
         best, n = best_in_source(
-            part.source, *part.spans("post_doc", rows), part.range_slots(rows), part.idf[rows], weight_of[known],
-            part.arrays["term_tfmax"][rows], part.norms, index.params.k1, k,
-            b=index.params.b, avgdl=index.avgdl, norm_min=part.norm_min,
+            scoring.source, *part.spans("post_doc", rows), part.range_slots(rows), scoring.idf[rows], weight_of[known],
+            part.arrays["term_tfmax"][rows], scoring.norms, index.params.k1, k,
+            b=index.params.b, avgdl=index.avgdl, norm_min=scoring.norm_min,
         )
         start = int(index.passage_starts[number])
         found.extend((start + d, s) for d, s in best)
@@ -52,12 +53,12 @@ def _rank_touched(
     """Every live passage holding a term, ranked by its (possibly non-positive) score."""
     docs_parts, score_parts = [], []
     for number, found_rows, known in hits:
-        part = index.parts[number]
+        scoring = index.scoring[number]
         rows = [int(r) if m else None for r, m in zip(found_rows.tolist(), known.tolist())]
         postings = [index.postings(number, r) if r is not None else None for r in rows]
-        idf = [float(part.idf[r]) if r is not None else 0.0 for r in rows]
-        docs, scores = score_touched(postings, idf, weights, part.norms, index.params.k1)
-        live = np.isfinite(part.norms[docs])
+        idf = [float(scoring.idf[r]) if r is not None else 0.0 for r in rows]
+        docs, scores = score_touched(postings, idf, weights, scoring.norms, index.params.k1)
+        live = np.isfinite(scoring.norms[docs])
         docs_parts.append(docs[live] + int(index.passage_starts[number]))
         score_parts.append(scores[live])
     docs, scores = np.concatenate(docs_parts), np.concatenate(score_parts)

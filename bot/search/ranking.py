@@ -9,7 +9,8 @@ import math
 from dataclasses import dataclass
 
 from bot.settings import AnswerSettings, Settings
-from bot.index.builder import PassageIndex, term_hash
+from bot.index.keys import term_hash
+from bot.index.parts import PassageIndex
 from bot.search.part_search import search
 from bot.search.proximity import TermFinder, best_window, passage_tokens
 from bot.text.terms import QueryTerms, query_terms
@@ -95,9 +96,9 @@ def rerank(
         hits: list[tuple[int, str]] = []
         if names or options.title_weight:
             article = index.passage_article(passage)
-            if article["id"] not in titles:
-                titles[article["id"]] = finder.found(passage_tokens(article.get("title") or ""))
-            in_title = titles[article["id"]]
+            if article.id not in titles:
+                titles[article.id] = finder.found(passage_tokens(article.title))
+            in_title = titles[article.id]
         if options.window_weight or names:
             hits = finder.hits(passage_tokens(index.passage_text(passage)))
         if options.window_weight:

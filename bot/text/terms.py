@@ -201,7 +201,7 @@ def index_term_counts(
 
     The counts come in the same order (first appearance): exact terms, their folded copies,
     then the extra terms not seen before. Folding is done once per distinct term.
-    (The index build counts terms its own way: ``index._segment_batch``.)
+    (The index build counts terms its own way: ``bot.index.segmenter.Segmenter.segment``.)
     """
     counts = Counter(exact_terms(text, options))
     if options.folded:

@@ -53,7 +53,8 @@ from telegram.ext import (
 
 from bot.answer.compose import answer_question
 from bot.settings import Settings
-from bot.index.builder import PassageIndex, ensure_index
+from bot.index.builder import ensure_index
+from bot.index.parts import PassageIndex
 from bot.frontends.messages import DEFAULT_LANGUAGE, Messages, format_date, format_source
 from bot.frontends.render import TELEGRAM_LIMIT, render_answer, render_cited_sources, render_source, render_sources
 from bot.answer.sources import get_source, list_sources
@@ -253,7 +254,7 @@ async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 def compose_source(state: BotState, article_id: str, lang: str) -> str:
     """One article's details, or the usage line, or 'no such article'."""
     if not article_id:
-        example = state.index.articles[0]["id"] if state.index.articles else "000"
+        example = state.index.articles[0].id if state.index.articles else "000"
         return _text(state, "source_usage", lang, example=example)
     found = get_source(state.index, article_id)
     if found is None:
