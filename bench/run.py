@@ -10,6 +10,7 @@ the same passages in the same run (see ``reference``); the top-10 must be identi
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import random
@@ -20,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-import functools
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any

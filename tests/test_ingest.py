@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.frontends import cli
-from bot.corpus import store as corpus_store
+from bot import files as durable_files  # the corpus store's atomic writes
 from bot.settings import load_settings
 from bot.corpus.loading import load_corpus, split_front_matter
 from bot.index.builder import ensure_index
@@ -306,7 +306,7 @@ def test_remove_and_edit_are_reflected_by_the_next_index(workspace, capsys) -> N
 def test_an_interrupted_add_leaves_whole_articles_and_the_index_catches_up(workspace, capsys, monkeypatch) -> None:
     ws = workspace
     run(capsys, "index", *paths(ws))
-    real_replace = corpus_store.os.replace
+    real_replace = durable_files.os.replace
     calls = {"n": 0}
 
     def replace_then_die(src, dst):
@@ -315,9 +315,9 @@ def test_an_interrupted_add_leaves_whole_articles_and_the_index_catches_up(works
             raise KeyboardInterrupt  # the process is stopped while storing the second article
         return real_replace(src, dst)
 
-    monkeypatch.setattr(corpus_store.os, "replace", replace_then_die)
+    monkeypatch.setattr(durable_files.os, "replace", replace_then_die)
     code, _ = run(capsys, "add", str(ws["inputs"] / "thu-duc.txt"), str(ws["inputs"] / "da-nang.md"), *paths(ws))
-    monkeypatch.setattr(corpus_store.os, "replace", real_replace)
+    monkeypatch.setattr(durable_files.os, "replace", real_replace)
     assert code == 130
     assert not list(ws["corpus"].glob(".tmp-*"))  # no half-written file is left
     corpus = load_corpus(ws["corpus"])

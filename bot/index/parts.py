@@ -195,10 +195,13 @@ class PassageIndex:
     avgdl: float = field(init=False, repr=False, compare=False)  # their average length
     norms: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage number: its BM25 length norm (inf: removed)
     scoring: list[PartScoring] = field(init=False, repr=False, compare=False)  # per part
+    _slot_article: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage: its article's global number
+    _recent: deque[tuple[int, np.ndarray]] = field(init=False, repr=False, compare=False)  # rows read (``note_rows_read``)
+    _floor_mb: float = field(init=False, repr=False, compare=False)  # mapped at load: what a release cannot go below
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
-        self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=RECENT_QUESTIONS * max(1, len(self.parts)))
+        self._recent = deque(maxlen=RECENT_QUESTIONS * max(1, len(self.parts)))
         self._floor_mb = min(mapped_file_mb(), self.memory_mb)  # libraries and arrays kept mapped
         sizes = [p.n_passages for p in self.parts]
         self.passage_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
