@@ -28,6 +28,7 @@ def index_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_index_reports_up_to_date_on_second_run(index_dir):
     out = run("index", index_dir=index_dir)
     assert out.returncode == 0 and "up to date" in out.stdout
@@ -47,6 +48,7 @@ def test_ask_json_shape(index_dir):
     assert data["results"][0]["score"] >= data["results"][1]["score"]
 
 
+@pytest.mark.slow
 def test_ask_reads_questions_from_stdin_one_json_per_line(index_dir):
     questions = ["Bao nhiêu đảng viên bị thi hành kỷ luật đảng?", "", "😀😀", "Giá vàng hôm nay bao nhiêu?", "x" * 10_000]
     out = run("ask", "-", "--json", stdin="\n".join(questions) + "\n", index_dir=index_dir)
@@ -58,6 +60,7 @@ def test_ask_reads_questions_from_stdin_one_json_per_line(index_dir):
     assert rows[4]["results"] == []
 
 
+@pytest.mark.slow
 def test_ask_plain_text_shows_title_source_and_date(index_dir):
     out = run("ask", "nghị quyết 128/NQ-CP của Chính phủ", index_dir=index_dir)
     assert out.returncode == 0, out.stderr
@@ -65,6 +68,7 @@ def test_ask_plain_text_shows_title_source_and_date(index_dir):
     assert "**128/NQ-CP**" in out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question,expected",
     [
@@ -80,22 +84,26 @@ def test_bad_questions_get_clear_messages(index_dir, question, expected):
     assert "Traceback" not in out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_long_question_is_cut_with_a_note(index_dir):
     out = run("ask", "Vương Đình Huệ " * 1000, index_dir=index_dir)
     assert out.returncode == 0 and "dài quá" in out.stdout
 
 
+@pytest.mark.slow
 def test_missing_corpus_is_a_clear_error(tmp_path):
     out = run("ask", "câu hỏi", "--corpus", str(tmp_path / "none"), index_dir=tmp_path / "idx")
     assert out.returncode == 2
     assert "corpus not found" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_bad_top_k_is_a_clear_error(index_dir):
     out = run("ask", "câu hỏi", "--top-k", "0", index_dir=index_dir)
     assert out.returncode == 2 and "--top-k" in out.stderr
 
 
+@pytest.mark.slow
 def test_invalid_setting_names_the_key(tmp_path):
     (tmp_path / "config").mkdir()
     import re
@@ -107,6 +115,7 @@ def test_invalid_setting_names_the_key(tmp_path):
     assert "bm25.k1" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_bad_corpus_file_is_reported_and_others_answer(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -120,6 +129,7 @@ def test_bad_corpus_file_is_reported_and_others_answer(tmp_path):
     assert json.loads(out.stdout)["results"][0]["doc_id"] == "001"
 
 
+@pytest.mark.slow
 def test_sources_and_source(index_dir):
     out = run("sources", "--json", index_dir=index_dir)
     listing = json.loads(out.stdout)
@@ -132,6 +142,7 @@ def test_sources_and_source(index_dir):
     assert out.returncode == 2 and "999" in out.stderr
 
 
+@pytest.mark.slow
 def test_console_chat_answers_from_stdin(index_dir):
     out = run("chat", stdin="Ai là Bí thư Thành ủy Hà Nội?\n/sources\n/source 004\n/quit\n", index_dir=index_dir)
     assert out.returncode == 0, out.stderr
@@ -139,6 +150,7 @@ def test_console_chat_answers_from_stdin(index_dir):
     assert "TELEGRAM_BOT_TOKEN" in out.stdout  # says how to connect to Telegram
 
 
+@pytest.mark.slow
 def test_an_index_whose_corpus_is_gone_is_used_as_it_is(tmp_path):
     """``ask --index-dir`` on an index built elsewhere answers from it; it is never rebuilt from
     the default corpus (that would silently throw a big index away)."""

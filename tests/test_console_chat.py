@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.answer.compose import answer_question
 from bot.frontends.messages import load_messages
+
+pytestmark = pytest.mark.slow  # a `python -m bot` process
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = load_messages()

@@ -9,6 +9,7 @@ import shutil
 import signal
 import time
 
+import pytest
 import yaml
 
 from bot.index.builder import ensure_index
@@ -18,6 +19,8 @@ from bot_process import ROOT, start_serve, stop
 from fake_bot_api import ADMIN, TOKEN, USER, FakeBotApi, telegram_html_to_text
 from figures import report
 from load_burst import MESSAGES
+
+pytestmark = pytest.mark.slow  # `python -m bot serve` processes, outages of seconds
 
 QUESTION = "Ai là Bí thư Thành ủy Hà Nội dự Đại hội Đảng bộ khối lần thứ XIII?"
 

@@ -148,6 +148,7 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, articles: list[di
     assert report.action == "rebuilt" and report.segmented == 0
 
 
+@pytest.mark.slow  # `python -m bot` processes
 def test_cli_index_then_ask_json_from_stdin(tmp_path: Path, articles: list[dict]) -> None:
     corpus = _write(tmp_path / "news.jsonl.gz", articles[:12])
     index_dir = tmp_path / "ix"

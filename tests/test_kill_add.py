@@ -11,10 +11,14 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bot.corpus.loading import load_corpus
 from bot.index.builder import ensure_index
 from conftest import PROJECT
 from figures import FULL, report
+
+pytestmark = pytest.mark.slow  # SIGKILLs `python -m bot add` processes
 
 KILLS = 10 if FULL else 3
 TOPICS = ["giao thông", "y tế", "giáo dục", "chuyển đổi số", "môi trường", "nông nghiệp", "du lịch", "xây dựng Đảng"]

@@ -12,11 +12,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bot.corpus.loading import load_corpus
 from bot.index.builder import ensure_index
 from bot.index.storage import current_version, load_index
 from conftest import PROJECT
 from figures import FULL, report
+
+pytestmark = pytest.mark.slow  # SIGKILLs `python -m bot index` processes
 
 KILLS = 10 if FULL else 3
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from bot_process import peak_memory_mb, start_serve, stop
 from fake_bot_api import FakeBotApi
 from figures import FULL, report
 from bot.answer.compose import answer_question
 from load_burst import QUESTIONS as POOL
 from load_burst import plan, run_burst, table
+
+pytestmark = pytest.mark.slow  # a `python -m bot serve` process under a burst of questions
 
 if FULL:
     QUESTIONS, PRIVATE, GROUPS, FLOOD_EVERY, TIMEOUT = 1000, 80, [5] * 18 + [25, 25], 50, 420

@@ -11,11 +11,14 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 import yaml
 
 from bot_process import ROOT, stop
 from bot_process import start_serve as _start
 from fake_bot_api import TOKEN, USER, FakeBotApi, telegram_html_to_text
+
+pytestmark = pytest.mark.slow  # `python -m bot serve` processes
 
 QUESTION = "Ai là Bí thư Thành ủy Hà Nội dự Đại hội Đảng bộ khối lần thứ XIII?"
 
