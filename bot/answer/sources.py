@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.index.builder import PassageIndex
+from bot.corpus.article import Article
 from bot.text.normalize import fold_accents, normalize
+
+if TYPE_CHECKING:
+    from bot.service import PassageIndex
+
+
+def article_record(record: Mapping[str, Any] | Article) -> Article:
+    """An article of the index as an ``Article``: the one place the index's plain metadata
+    (a dict today) becomes the record; already an ``Article``, it is returned as it is."""
+    return record if isinstance(record, Article) else Article.from_metadata(record)
 
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """An article as users see it in a source listing."""
+    """An article as users see it in a source listing: its record and its passage count."""
 
-    id: str
-    title: str
-    source: str | None
-    date: str | None  # ISO
-    url: str | None
-    author: str | None
+    article: Article
     passages: int
-    inferred: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+    @property
+    def title(self) -> str:
+        return self.article.title
+
+    @property
+    def source(self) -> str | None:
+        return self.article.source
+
+    @property
+    def date(self) -> dt.date | None:
+        return self.article.date
+
+    @property
+    def url(self) -> str | None:
+        return self.article.url
+
+    @property
+    def author(self) -> str | None:
+        return self.article.author
+
+    @property
+    def inferred(self) -> tuple[str, ...]:
+        return self.article.inferred
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
             "source": self.source,
-            "date": self.date,
+            "date": self.date.isoformat() if self.date else None,
             "url": self.url,
             "author": self.author,
             "passages": self.passages,
@@ -35,17 +68,16 @@ class SourceInfo:
         }
 
 
-def _info(article: dict[str, Any]) -> SourceInfo:
-    return SourceInfo(
-        id=article["id"],
-        title=article.get("title") or "",
-        source=article.get("source"),
-        date=article.get("date"),
-        url=article.get("url"),
-        author=article.get("author"),
-        passages=int(article.get("passages", 0)),
-        inferred=tuple(article.get("inferred") or ()),
-    )
+@dataclass(frozen=True)
+class SourceDetail:
+    """One article's details and its passages' texts."""
+
+    info: SourceInfo
+    passages: list[str]
+
+
+def _info(index: PassageIndex, number: int) -> SourceInfo:
+    return SourceInfo(article_record(index.articles[number]), len(index.article_passages(number)))
 
 
 def _folded(text: str) -> str:
@@ -59,17 +91,29 @@ def list_sources(index: PassageIndex, query: str = "") -> list[SourceInfo]:
     """
     wanted = _folded(query.strip())
     found = []
-    for article in index.articles:
-        haystack = _folded(" ".join(str(article.get(k) or "") for k in ("id", "title", "source")))
+    for number in range(len(index.articles)):
+        info = _info(index, number)
+        haystack = _folded(" ".join(x or "" for x in (info.id, info.title, info.source)))
         if not wanted or wanted in haystack:
-            found.append(_info(article))
-    return sorted(found, key=lambda s: (s.date or "", s.id), reverse=True)
+            found.append(info)
+    return sorted(found, key=lambda s: (s.date or dt.date.min, s.id), reverse=True)
 
 
-def get_source(index: PassageIndex, article_id: str) -> tuple[SourceInfo, list[str]] | None:
+def source_info(index: PassageIndex, article_id: str) -> SourceInfo | None:
+    """One article's listing entry, or None when there is no such id."""
+    number = index.find_article(article_id.strip())
+    return None if number is None else _info(index, number)
+
+
+def get_source(index: PassageIndex, article_id: str) -> SourceDetail | None:
     """One article's details and its passages' texts, or None when there is no such id."""
     number = index.find_article(article_id.strip())
     if number is None:
         return None
     texts = [index.passage_text(p) for p in index.article_passages(number)]
-    return _info(index.articles[number]), texts
+    return SourceDetail(_info(index, number), texts)
+
+
+def example_id(index: PassageIndex) -> str:
+    """An article id to show in a usage line ('/source 004')."""
+    return article_record(index.articles[0]).id if len(index.articles) else "000"

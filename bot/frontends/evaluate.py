@@ -26,7 +26,7 @@ from bot.search.ranking import rank_passages
 from bot.settings import Settings
 from bot.corpus.article import Article, Corpus
 from bot.corpus.loading import load_corpus
-from bot.index.builder import PassageIndex, build_index, load_index
+from bot.service import PassageIndex, build_index, load_index
 from bot.text.normalize import fold_accents
 
 # the index's cache of segmented articles (reused from one refusal fold to the next)
