@@ -9,6 +9,7 @@ passages are shortened at a sentence end.
 from __future__ import annotations
 
 import html
+import math
 from typing import Iterable
 
 from bot.answer.compose import Answer, AnswerStatus, Result
@@ -139,6 +140,27 @@ def render_sources(
     lines = [_bold(_esc(header, as_html), as_html)]
     lines.extend(source_line(s, messages, lang, as_html) for s in shown)
     return "\n".join(lines)
+
+
+def render_sources_page(
+    sources: list[SourceInfo], messages: Messages, lang: str, query: str, start: int, page_size: int,
+    limit: int = TELEGRAM_LIMIT,
+) -> tuple[str, int, int]:
+    """One page of a listing in HTML with its 'page n of m' line, within ``limit`` characters
+    (a page of very long titles holds fewer articles); the text, the page's first article
+    (``start`` brought into range) and how many articles it shows."""
+    size = page_size
+    start = max(0, min(start, (len(sources) - 1) // size * size if sources else 0))
+    pages = max(1, math.ceil(len(sources) / size))
+    count = size
+    while True:
+        text = render_sources(sources, messages, lang, as_html=True, query=query, start=start, count=count)
+        if pages > 1:
+            text += "\n\n" + _esc(messages.get("page", lang, page=start // size + 1, pages=pages), True)
+        if len(text) <= limit or count == 1:
+            break
+        count -= 1
+    return text, start, min(count, max(0, len(sources) - start))
 
 
 def source_line(info: SourceInfo, messages: Messages, lang: str = "vi", as_html: bool = False) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
-import math
 
 from telegram import InlineKeyboardMarkup, InlineQueryResultArticle, InputTextMessageContent, LinkPreviewOptions
 from telegram.constants import ParseMode
 
 from bot.answer.compose import AnswerStatus
 from bot.frontends.messages import Messages, format_date, format_source
-from bot.frontends.render import TELEGRAM_LIMIT, render_answer, render_cited_sources, render_source, render_sources, short
+from bot.frontends.render import TELEGRAM_LIMIT, render_answer, render_cited_sources, render_source, render_sources_page, short
 from bot.frontends.telegram.buttons import Press, answer_keyboard, read_press, sources_keyboard, state_hash
 from bot.service import ReloadStatus, Service
 from bot.settings import Settings
@@ -80,21 +79,10 @@ class Replies:
         return render_cited_sources(infos, self.messages, lang, as_html=True)
 
     def sources(self, query: str, lang: str, start: int = 0) -> tuple[str, InlineKeyboardMarkup | None]:
-        """One page of the article listing (optionally filtered) and its paging buttons; a page
-        with very long titles holds fewer articles, so it fits in a message."""
+        """One page of the article listing (optionally filtered) and its paging buttons."""
         size = self.settings.telegram.sources_page_size
         sources = self.service.sources(query)
-        start = max(0, min(start, (len(sources) - 1) // size * size if sources else 0))
-        pages = max(1, math.ceil(len(sources) / size))
-        count = size
-        while True:
-            text = render_sources(sources, self.messages, lang, as_html=True, query=query, start=start, count=count)
-            if pages > 1:
-                text += "\n\n" + self.text("page", lang, page=start // size + 1, pages=pages)
-            if len(text) <= TELEGRAM_LIMIT or count == 1:
-                break
-            count -= 1
-        shown = min(count, max(0, len(sources) - start))
+        text, start, shown = render_sources_page(sources, self.messages, lang, query, start, size)
         return text, sources_keyboard(query, start, shown, len(sources), size, self.messages, lang)
 
     def source(self, article_id: str, lang: str) -> str:
