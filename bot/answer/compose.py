@@ -1,6 +1,6 @@
 """Answering a question: the best passages with their article's title, source and date.
 
-Front ends (CLI, console, Telegram) call ``answer_question`` and only format the result.
+Front ends reach it through bot.service (``Service.ask``) and only format the result.
 """
 
 from __future__ import annotations
