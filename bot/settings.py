@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.search.bm25 import BM25Params
-from bot.text.terms import TEXT_VERSION, TermOptions
 from bot.text.normalize import canonical_syllable, normalize
+from bot.text.terms import TEXT_VERSION, TermOptions
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INDEX_DIR = ".cache/index"
+DEFAULT_MESSAGES = "config/messages.yaml"
+DEFAULT_OUTLETS = "config/outlets.yaml"
 
 
 class ConfigError(ValueError):
@@ -75,6 +79,8 @@ class Settings:
     stopwords: frozenset[str] = frozenset()
     function_words: frozenset[str] = frozenset()
     telegram: TelegramSettings = TelegramSettings()
+    messages_file: Path = PACKAGE_ROOT / DEFAULT_MESSAGES  # the user-facing texts
+    outlets_file: Path = PACKAGE_ROOT / DEFAULT_OUTLETS  # known news outlets, for ``add``
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def index_fingerprint_part(self) -> dict[str, Any]:
@@ -97,9 +103,31 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class Environment:
+    """What the environment says; the only place environment variables are read."""
+
+    token: str = ""  # TELEGRAM_BOT_TOKEN, from BotFather (stripped)
+    token_given: bool = False  # TELEGRAM_BOT_TOKEN is set at all (no command then means "serve")
+    api_base_url: str | None = None  # TELEGRAM_API_BASE_URL: another Bot API server
+    webhook_secret: str | None = None  # TELEGRAM_WEBHOOK_SECRET: checked on webhook posts
+    config_file: str | None = None  # BOT_CONFIG: the settings file
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        env = os.environ if environ is None else environ
+        return cls(
+            token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            token_given=bool(env.get("TELEGRAM_BOT_TOKEN")),
+            api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            config_file=env.get("BOT_CONFIG") or None,
+        )
+
+
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path:
     """The settings file: given explicitly, $BOT_CONFIG, ./config/settings.yaml, or the project's."""
-    for candidate in (explicit, os.environ.get("BOT_CONFIG")):
+    for candidate in (explicit, Environment.read().config_file):
         if candidate:
             path = Path(candidate)
             if not path.is_file():
@@ -210,6 +238,67 @@ def read_abbreviations(path: Path | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs))
 
 
+def default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls``: every default is written once, there."""
+    for f in fields(cls):
+        if f.name == name:
+            if f.default is MISSING:
+                raise TypeError(f"{cls.__name__}.{name} has no default")
+            return f.default
+    raise AttributeError(f"{cls.__name__} has no field {name!r}")
+
+
+def _is_int(cls: type, name: str) -> bool:
+    return next(f.type for f in fields(cls) if f.name == name) in ("int", int)
+
+
+def _numbers(read: _Reader, cls: type, section: str, bounds: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """The numeric settings ``section.<field>`` of dataclass ``cls``, each checked against its bounds."""
+    return {
+        name: read.number(f"{section}.{name}", default(cls, name), low, high, integer=_is_int(cls, name))
+        for name, (low, high) in bounds.items()
+    }
+
+
+def _flags(read: _Reader, cls: type, section: str, names: tuple[str, ...]) -> dict[str, bool]:
+    return {name: read.flag(f"{section}.{name}", default(cls, name)) for name in names}
+
+
+ANSWER_BOUNDS = {
+    "top_k": (1, 100),
+    "max_top_k": (1, 1000),
+    "fold_weight": (0, 1),
+    "bigram_weight": (0, 10),
+    "word_weight": (0, 10),
+    "min_coverage": (0, 1),
+    "rerank_depth": (0, 1000),
+    "window_width": (1, 1000),
+    "window_weight": (0, 100),
+    "title_weight": (0, 100),
+    "name_weight": (0, 100),
+    "duplicate_similarity": (0, 1),
+    "max_question_chars": (10, 100_000),
+}
+TELEGRAM_BOUNDS = {
+    "sources_page_size": (1, 30),
+    "inline_results": (1, 50),
+    "concurrent_updates": (1, 256),
+}
+
+
+def _config_file(read: _Reader, key: str, base: Path, shipped_default: str | None) -> Path | None:
+    """A file named by setting ``key`` (relative to the project folder); a settings file kept
+    elsewhere still gets the project's file for a relative path. None when not configured."""
+    if not read.has(key) and shipped_default is None:
+        return None
+    name = str(read._get(key, shipped_default))
+    path = read.path(key, base, shipped_default)
+    if not path.exists():
+        shipped = PACKAGE_ROOT / name
+        path = shipped if shipped.is_file() else path
+    return path
+
+
 def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     """Read and check the settings. Raises ConfigError naming the bad key."""
     path = find_config_file(config_file)
@@ -221,75 +310,52 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         raise ConfigError(f"{path}: expected a mapping of settings")
     read = _Reader(data, path)
     base = path.resolve().parent.parent
-    min_chars = read.number("passages.min_chars", 200, 1, 100_000, integer=True)
-    max_chars = read.number("passages.max_chars", 900, 50, 100_000, integer=True)
+    min_chars = read.number("passages.min_chars", default(Settings, "min_chars"), 1, 100_000, integer=True)
+    max_chars = read.number("passages.max_chars", default(Settings, "max_chars"), 50, 100_000, integer=True)
     if min_chars > max_chars:
         raise read.fail("passages.min_chars", f"at most passages.max_chars ({max_chars})", min_chars)
-    abbreviations = read.path("text.abbreviations", base) if read.has("text.abbreviations") else None
-    if abbreviations is not None and not abbreviations.exists():
-        # a settings file kept elsewhere still gets the project's list for a relative path
-        shipped = PACKAGE_ROOT / str(read._get("text.abbreviations", ""))
-        abbreviations = shipped if shipped.is_file() else abbreviations
-    answer = AnswerSettings(
-        top_k=read.number("answer.top_k", 3, 1, 100, integer=True),
-        max_top_k=read.number("answer.max_top_k", 20, 1, 1000, integer=True),
-        fold_weight=read.number("answer.fold_weight", 0.3, 0, 1),
-        bigram_weight=read.number("answer.bigram_weight", 1.0, 0, 10),
-        word_weight=read.number("answer.word_weight", 1.0, 0, 10),
-        min_coverage=read.number("answer.min_coverage", 0.3, 0, 1),
-        rerank_depth=read.number("answer.rerank_depth", 30, 0, 1000, integer=True),
-        window_width=read.number("answer.window_width", 20, 1, 1000, integer=True),
-        window_weight=read.number("answer.window_weight", 0.0, 0, 100),
-        title_weight=read.number("answer.title_weight", 0.0, 0, 100),
-        name_weight=read.number("answer.name_weight", 0.0, 0, 100),
-        duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
-        max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
-    )
+    abbreviations = _config_file(read, "text.abbreviations", base, None)
+    answer = AnswerSettings(**_numbers(read, AnswerSettings, "answer", ANSWER_BOUNDS))
     return Settings(
         corpus=read.path("corpus", base),
         telegram=load_telegram_settings(read),
-        index_dir=read.path("index_dir", base, ".cache/index"),
-        preload_index=read.flag("preload_index", False),
-        index_memory_mb=read.number("index_memory_mb", 0, 0, 1_000_000),
+        index_dir=read.path("index_dir", base, DEFAULT_INDEX_DIR),
+        preload_index=read.flag("preload_index", default(Settings, "preload_index")),
+        index_memory_mb=read.number("index_memory_mb", default(Settings, "index_memory_mb"), 0, 1_000_000),
         min_chars=min_chars,
         max_chars=max_chars,
         terms=TermOptions(
-            bigrams=read.flag("text.bigrams", True),
-            words=read.flag("text.words", True),
-            min_word_syllables=read.number("text.min_word_syllables", 3, 2, 10, integer=True),
-            codes=read.flag("text.codes", True),
-            folded=read.flag("text.folded", True),
+            **_flags(read, TermOptions, "text", ("bigrams", "words")),
+            **_numbers(read, TermOptions, "text", {"min_word_syllables": (2, 10)}),
+            **_flags(read, TermOptions, "text", ("codes", "folded")),
             abbreviations=read_abbreviations(abbreviations),
         ),
-        title_in_passages=read.flag("text.title_in_passages", True),
-        bm25=BM25Params(
-            k1=read.number("bm25.k1", 1.5, 0, 100),
-            b=read.number("bm25.b", 0.75, 0, 1),
-            epsilon=read.number("bm25.epsilon", 0.25, 0, 100),
-        ),
+        title_in_passages=read.flag("text.title_in_passages", default(Settings, "title_in_passages")),
+        bm25=BM25Params(**_numbers(read, BM25Params, "bm25", {"k1": (0, 100), "b": (0, 1), "epsilon": (0, 100)})),
         answer=answer,
         stopwords=read.words("stopwords"),
         function_words=read.words("function_words"),
+        messages_file=_config_file(read, "messages", base, DEFAULT_MESSAGES),
+        outlets_file=_config_file(read, "outlets", base, DEFAULT_OUTLETS),
         raw=data,
     )
 
 
 def load_telegram_settings(read: _Reader) -> TelegramSettings:
     """The ``telegram:`` section, checked; webhook mode needs a public https URL."""
-    mode = read.choice("telegram.mode", "polling", ("polling", "webhook"))
-    webhook_url = read.text("telegram.webhook.url")
+    mode = read.choice("telegram.mode", default(TelegramSettings, "mode"), ("polling", "webhook"))
+    webhook_url = read.text("telegram.webhook.url", default(TelegramSettings, "webhook_url"))
     if mode == "webhook" and not webhook_url.startswith(("https://", "http://")):
         raise read.fail("telegram.webhook.url", "the bot's public URL (https://...) in webhook mode", webhook_url)
+    listen = default(TelegramSettings, "webhook_listen")
     return TelegramSettings(
         mode=mode,
-        polling_timeout=read.number("telegram.polling_timeout", 30, 0, 600, integer=True),
+        **_numbers(read, TelegramSettings, "telegram", {"polling_timeout": (0, 600)}),
         webhook_url=webhook_url,
-        webhook_listen=read.text("telegram.webhook.listen", "0.0.0.0") or "0.0.0.0",
-        webhook_port=read.number("telegram.webhook.port", 8443, 1, 65535, integer=True),
-        webhook_path=read.text("telegram.webhook.path", "telegram").strip("/"),
+        webhook_listen=read.text("telegram.webhook.listen", listen) or listen,
+        webhook_port=read.number("telegram.webhook.port", default(TelegramSettings, "webhook_port"), 1, 65535, integer=True),
+        webhook_path=read.text("telegram.webhook.path", default(TelegramSettings, "webhook_path")).strip("/"),
         allowed_chat_ids=read.ids("telegram.allowed_chat_ids"),
         admin_user_ids=read.ids("telegram.admin_user_ids"),
-        sources_page_size=read.number("telegram.sources_page_size", 10, 1, 30, integer=True),
-        inline_results=read.number("telegram.inline_results", 5, 1, 50, integer=True),
-        concurrent_updates=read.number("telegram.concurrent_updates", 8, 1, 256, integer=True),
+        **_numbers(read, TelegramSettings, "telegram", TELEGRAM_BOUNDS),
     )

@@ -12,7 +12,9 @@ import pytest
 
 from bot.index.builder import ensure_index
 from bot.frontends.messages import load_messages
-from bot.frontends.telegram.app import BotState, RedactToken, build_application, redact_token
+from bot.frontends.telegram.app import build_application
+from bot.frontends.telegram.redact import RedactToken, redact_token
+from bot.service import Service
 from bot.frontends.telegram.buttons import MORE, SOURCES, button_data
 from conftest import write_article
 from fake_bot_api import ADMIN, BOT, ENGLISH_USER, GROUP, TOKEN, USER, FakeBotApi, running, telegram_html_to_text
@@ -25,7 +27,7 @@ OTHER_GROUP = {"id": -1009999, "type": "supergroup", "title": "Nhóm lạ"}
 
 def bot_running(api: FakeBotApi, settings, index, **telegram: Any):
     settings = dataclasses.replace(settings, telegram=dataclasses.replace(settings.telegram, **telegram))
-    return running(build_application(BotState(settings, MESSAGES, index), TOKEN, api.base_url))
+    return running(build_application(Service(settings, index), MESSAGES, TOKEN, api.base_url))
 
 
 def _to(chat_id: int):

@@ -18,7 +18,8 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.frontends.messages import load_messages
-from bot.frontends.telegram.app import BotState, build_application
+from bot.frontends.telegram.app import build_application
+from bot.service import Service
 from fake_bot_api import BOT, TOKEN, FakeBotApi, running, telegram_html_to_text
 from figures import FULL, report
 from test_fuzz_text import TEXT
@@ -86,7 +87,7 @@ class FuzzBot:
 def fuzz_bot(shipped):
     settings, index = shipped
     with FakeBotApi() as api:
-        application = build_application(BotState(settings, load_messages(), index), TOKEN, api.base_url)
+        application = build_application(Service(settings, index), load_messages(), TOKEN, api.base_url)
         bot = FuzzBot(api)
         watch = Watch(bot.errors)
         logging.getLogger().addHandler(watch)

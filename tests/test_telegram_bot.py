@@ -18,7 +18,9 @@ from bot.frontends.console import run_console
 from bot.index.builder import ensure_index
 from bot.frontends.messages import load_messages
 from bot.answer.sources import list_sources
-from bot.frontends.telegram.app import BotState, RedactToken, build_application
+from bot.frontends.telegram.app import build_application
+from bot.frontends.telegram.redact import RedactToken
+from bot.service import Service
 from bot.frontends.telegram.buttons import parse_button_data
 from fake_bot_api import (
     ADMIN, BOT, ENGLISH_USER, GROUP, TOKEN, USER, FakeBotApi, running, telegram_html_to_text,
@@ -36,7 +38,7 @@ def api():
 
 def bot_running(api: FakeBotApi, settings, index, **telegram: Any):
     settings = dataclasses.replace(settings, telegram=dataclasses.replace(settings.telegram, **telegram))
-    return running(build_application(BotState(settings, MESSAGES, index), TOKEN, api.base_url))
+    return running(build_application(Service(settings, index), MESSAGES, TOKEN, api.base_url))
 
 
 @pytest.fixture
@@ -379,7 +381,7 @@ def test_token_is_redacted_from_log_records():
 def test_console_answers_with_the_same_text_as_the_bot(bot, shipped):
     settings, index = shipped
     out = io.StringIO()
-    run_console(index, settings, MESSAGES, stdin=io.StringIO(f"{QUESTION}\n/source 004\n"), stdout=out)
+    run_console(Service(settings, index), MESSAGES, stdin=io.StringIO(f"{QUESTION}\n/source 004\n"), stdout=out)
     bot.send(QUESTION)
     bot.send("/source 004")
     answer, source = bot.wait_for("sendMessage", to_chat(USER["id"]), count=2)

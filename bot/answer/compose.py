@@ -1,20 +1,31 @@
 """Answering a question: the best passages with their article's title, source and date.
 
-Front ends (CLI, console, Telegram) call ``answer_question`` and only format the result.
+Front ends reach it through bot.service (``Service.ask``) and only format the result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.settings import AnswerSettings, Settings
+from bot.corpus.article import Article
 from bot.index.parts import PassageIndex
 from bot.search.ranking import rank_passages
-from bot.text.terms import highlight_spans
+from bot.settings import AnswerSettings, Settings
 from bot.text.normalize import normalize
+from bot.text.terms import highlight_spans
+
+
+class AnswerStatus(enum.StrEnum):
+    """Why an answer has results or not (a str: compares and prints as its value)."""
+
+    OK = "ok"  # results found
+    EMPTY = "empty"  # no question
+    NO_WORDS = "no_words"  # only punctuation, emoji or stop words
+    NO_ANSWER = "no_answer"  # nothing in the corpus answers
 
 
 @dataclass(frozen=True)
@@ -23,17 +34,36 @@ class Result:
 
     rank: int
     score: float
-    doc_id: str
     passage_id: str
     passage: int  # row in the index
-    title: str
-    source: str | None
-    date: dt.date | None
-    url: str | None
-    author: str | None
+    article: Article  # the passage's article (metadata; no text)
     text: str
     matched: tuple[str, ...]  # question words found in the passage
     spans: tuple[tuple[int, int], ...]  # where they are in ``text``
+
+    @property
+    def doc_id(self) -> str:
+        return self.article.id
+
+    @property
+    def title(self) -> str:
+        return self.article.title
+
+    @property
+    def source(self) -> str | None:
+        return self.article.source
+
+    @property
+    def date(self) -> dt.date | None:
+        return self.article.date
+
+    @property
+    def url(self) -> str | None:
+        return self.article.url
+
+    @property
+    def author(self) -> str | None:
+        return self.article.author
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,14 +82,10 @@ class Result:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the bot found for a question.
-
-    ``status`` is one of: "ok" (results found), "empty" (no question), "no_words" (only
-    punctuation, emoji or stop words), "no_answer" (nothing in the corpus answers).
-    """
+    """What the bot found for a question, and its ``status`` (see AnswerStatus)."""
 
     question: str
-    status: str
+    status: AnswerStatus
     results: tuple[Result, ...] = ()
     truncated: bool = False  # the question was cut to the maximum length
     has_more: bool = False  # more results exist after these
@@ -100,14 +126,14 @@ def answer_question(
     k = max(1, min(top_k_ or options.top_k, options.max_top_k))
     text, truncated = prepare_question(question, options.max_question_chars)
     if not text:
-        return Answer(question or "", "empty")
+        return Answer(question or "", AnswerStatus.EMPTY)
     wanted = offset + k
     ranking = rank_passages(index, text, settings, max(wanted * 4, 20))
     query = ranking.query
     if not query.terms:
-        return Answer(text, "no_words", truncated=truncated)
+        return Answer(text, AnswerStatus.NO_WORDS, truncated=truncated)
     if not ranking.answered:
-        return Answer(text, "no_answer", truncated=truncated, coverage=ranking.coverage, words=query.words)
+        return Answer(text, AnswerStatus.NO_ANSWER, truncated=truncated, coverage=ranking.coverage, words=query.words)
     candidates = ranking.candidates
     chosen: list[tuple[int, float]] = []
     shown: list[set[str]] = []
@@ -124,8 +150,8 @@ def answer_question(
     shown_words = highlight_words(query.words, settings.function_words, query.accented)
     results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))
     if not results:
-        return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
-    return Answer(text, "ok", results, truncated, has_more, offset, ranking.coverage, query.words)
+        return Answer(text, AnswerStatus.NO_ANSWER, truncated=truncated, offset=offset, words=query.words)
+    return Answer(text, AnswerStatus.OK, results, truncated, has_more, offset, ranking.coverage, query.words)
 
 
 def highlight_words(words: tuple[str, ...], function_words: frozenset[str], accented: bool) -> tuple[str, ...]:
@@ -150,14 +176,9 @@ def _result(index: PassageIndex, rank: int, passage: int, score: float, words: t
     return Result(
         rank=rank,
         score=score,
-        doc_id=article.id,
         passage_id=f"{article.id}#{index.passage_position(passage)}",
         passage=passage,
-        title=article.title,
-        source=article.source,
-        date=article.date,
-        url=article.url,
-        author=article.author,
+        article=article,
         text=text,
         matched=matched,
         spans=tuple(spans),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,23 +13,45 @@ from bot.text.normalize import fold_accents, normalize
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """An article as users see it in a source listing."""
+    """An article as users see it in a source listing: its record and its passage count."""
 
-    id: str
-    title: str
-    source: str | None
-    date: str | None  # ISO
-    url: str | None
-    author: str | None
+    article: Article
     passages: int
-    inferred: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+    @property
+    def title(self) -> str:
+        return self.article.title
+
+    @property
+    def source(self) -> str | None:
+        return self.article.source
+
+    @property
+    def date(self) -> dt.date | None:
+        return self.article.date
+
+    @property
+    def url(self) -> str | None:
+        return self.article.url
+
+    @property
+    def author(self) -> str | None:
+        return self.article.author
+
+    @property
+    def inferred(self) -> tuple[str, ...]:
+        return self.article.inferred
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
             "source": self.source,
-            "date": self.date,
+            "date": self.date.isoformat() if self.date else None,
             "url": self.url,
             "author": self.author,
             "passages": self.passages,
@@ -36,17 +59,16 @@ class SourceInfo:
         }
 
 
-def _info(article: Article, passages: int) -> SourceInfo:
-    return SourceInfo(
-        id=article.id,
-        title=article.title,
-        source=article.source,
-        date=article.date.isoformat() if article.date else None,
-        url=article.url,
-        author=article.author,
-        passages=passages,
-        inferred=article.inferred,
-    )
+@dataclass(frozen=True)
+class SourceDetail:
+    """One article's details and its passages' texts."""
+
+    info: SourceInfo
+    passages: list[str]
+
+
+def _info(index: PassageIndex, number: int) -> SourceInfo:
+    return SourceInfo(index.articles[number], len(index.article_passages(number)))
 
 
 def _folded(text: str) -> str:
@@ -60,17 +82,29 @@ def list_sources(index: PassageIndex, query: str = "") -> list[SourceInfo]:
     """
     wanted = _folded(query.strip())
     found = []
-    for number, article in enumerate(index.articles):
-        haystack = _folded(" ".join(str(getattr(article, k) or "") for k in ("id", "title", "source")))
+    for number in range(len(index.articles)):
+        info = _info(index, number)
+        haystack = _folded(" ".join(x or "" for x in (info.id, info.title, info.source)))
         if not wanted or wanted in haystack:
-            found.append(_info(article, len(index.article_passages(number))))
-    return sorted(found, key=lambda s: (s.date or "", s.id), reverse=True)
+            found.append(info)
+    return sorted(found, key=lambda s: (s.date or dt.date.min, s.id), reverse=True)
 
 
-def get_source(index: PassageIndex, article_id: str) -> tuple[SourceInfo, list[str]] | None:
+def source_info(index: PassageIndex, article_id: str) -> SourceInfo | None:
+    """One article's listing entry, or None when there is no such id."""
+    number = index.find_article(article_id.strip())
+    return None if number is None else _info(index, number)
+
+
+def get_source(index: PassageIndex, article_id: str) -> SourceDetail | None:
     """One article's details and its passages' texts, or None when there is no such id."""
     number = index.find_article(article_id.strip())
     if number is None:
         return None
     texts = [index.passage_text(p) for p in index.article_passages(number)]
-    return _info(index.articles[number], len(texts)), texts
+    return SourceDetail(_info(index, number), texts)
+
+
+def example_id(index: PassageIndex) -> str:
+    """An article id to show in a usage line ('/source 004')."""
+    return index.articles[0].id if len(index.articles) else "000"

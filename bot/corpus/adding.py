@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Iterable
 
 from bot.corpus.article import Article, LoadProblem
-from bot.corpus.loading import corpus_files, default_article_id, load_corpus
-from bot.corpus.store import corpus_lock, next_id, remove_file, remove_stale_temp_files, write_article
 from bot.corpus.dedup import Duplicate, DuplicateFinder, Fingerprint
 from bot.corpus.ingest import input_files, read_input
+from bot.corpus.loading import ParsedFiles, corpus_files, default_article_id, load_corpus
 from bot.corpus.metadata import Outlet
+from bot.corpus.store import corpus_lock, next_id, remove_file, remove_stale_temp_files, write_article
 
 
 class CorpusWriteError(ValueError):
@@ -61,10 +61,11 @@ def _taken_ids(corpus_dir: Path, articles: Iterable[Article]) -> set[str]:
 
 def add_files(
     paths: Iterable[Path], corpus_dir: Path, lock_file: Path, outlets: Iterable[Outlet] = (),
-    today: dt.date | None = None,
+    today: dt.date | None = None, parsed: ParsedFiles | None = None,
 ) -> AddReport:
     """Add the articles of ``paths`` (files or folders) to ``corpus_dir``; duplicates and
-    bad inputs are reported, not added. Running it again with the same inputs adds nothing."""
+    bad inputs are reported, not added. Running it again with the same inputs adds nothing.
+    ``parsed`` keeps the corpus files read (see ``load_corpus``)."""
     if corpus_dir.exists() and not corpus_dir.is_dir():
         raise CorpusWriteError(f"the corpus {corpus_dir} is a file; adding needs a corpus folder")
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def add_files(
     report = AddReport()
     with corpus_lock(lock_file):
         remove_stale_temp_files(corpus_dir)
-        corpus = load_corpus(corpus_dir)
+        corpus = load_corpus(corpus_dir, parsed)
         finder = DuplicateFinder()
         for article in corpus.articles:
             finder.add(article)
@@ -98,12 +99,13 @@ def add_files(
     return report
 
 
-def remove_article(corpus_dir: Path, article_id: str, lock_file: Path) -> Path:
-    """Delete the file of article ``article_id`` from the corpus folder; returns its path."""
+def remove_article(corpus_dir: Path, article_id: str, lock_file: Path, parsed: ParsedFiles | None = None) -> Path:
+    """Delete the file of article ``article_id`` from the corpus folder; returns its path.
+    ``parsed`` keeps the corpus files read (see ``load_corpus``)."""
     if not corpus_dir.is_dir():
         raise CorpusWriteError(f"the corpus {corpus_dir} is not a folder; edit it by hand")
     with corpus_lock(lock_file):
-        corpus = load_corpus(corpus_dir)
+        corpus = load_corpus(corpus_dir, parsed)
         article = next((a for a in corpus.articles if a.id == article_id.strip()), None)
         if article is None or not article.path:
             raise CorpusWriteError(f"no article with id {article_id!r} in {corpus_dir}")

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from bot.text.cleaning import clean_lines
 from bot.corpus.article import Article
+from bot.text.cleaning import clean_lines
 from bot.text.normalize import normalize
 
 SHINGLE_WORDS = 5

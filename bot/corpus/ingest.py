@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from bot.text.cleaning import clean_lines
 from bot.corpus.article import Article, ArticleError, LoadProblem
 from bot.corpus.loading import article_from_record, load_jsonl_file, parse_date, split_front_matter
 from bot.corpus.metadata import FIELDS, Outlet, infer_metadata, known_outlet
+from bot.text.cleaning import clean_lines
 
 log = logging.getLogger(__name__)
 

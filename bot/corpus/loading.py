@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from bot.corpus.metadata import parse_date_text
 from bot.corpus.article import Article, ArticleError, Corpus, LoadProblem
+from bot.corpus.metadata import parse_date_text
 
 ARTICLE_SUFFIXES = (".md", ".txt", ".jsonl", ".jsonl.gz")
 
@@ -191,26 +191,28 @@ def corpus_files(root: Path) -> list[Path]:
     )
 
 
-def load_corpus(root: Path) -> Corpus:
-    """All articles under ``root``. Raises FileNotFoundError when ``root`` does not exist."""
+ParsedFiles = dict[Path, tuple[list[Article], list[LoadProblem]]]  # a corpus file's articles and problems
+
+
+def load_corpus(root: Path, parsed: ParsedFiles | None = None) -> Corpus:
+    """All articles under ``root``. Raises FileNotFoundError when ``root`` does not exist.
+
+    ``parsed`` (a file's articles and problems by path) is filled as files are read and
+    files already in it are not read again: loading after writing a few files (``add``)
+    parses only those."""
     if not root.exists():
         raise FileNotFoundError(str(root))
     articles: list[Article] = []
     problems: list[LoadProblem] = []
     for path in corpus_files(root):
-        if path.name.endswith((".jsonl", ".jsonl.gz")):
-            found, bad = load_jsonl_file(path)
-            articles.extend(found)
-            problems.extend(bad)
-            continue
-        try:
-            articles.append(load_document_file(path))
-        except ArticleError as exc:
-            problems.append(LoadProblem(str(path), str(exc)))
-        except OSError as exc:
-            problems.append(LoadProblem(str(path), f"cannot read: {exc.strerror or exc}"))
-        except Exception as exc:  # one odd file must never stop the rest from loading
-            problems.append(LoadProblem(str(path), f"cannot load: {type(exc).__name__}: {exc}"))
+        if parsed is not None and path in parsed:
+            found, bad = parsed[path]
+        else:
+            found, bad = _load_file(path)
+            if parsed is not None:
+                parsed[path] = found, bad
+        articles.extend(found)
+        problems.extend(bad)
     seen: set[str] = set()
     unique: list[Article] = []
     for article in articles:
@@ -220,6 +222,20 @@ def load_corpus(root: Path) -> Corpus:
         seen.add(article.id)
         unique.append(article)
     return Corpus(unique, problems)
+
+
+def _load_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
+    """The articles of one corpus file, or why it did not load."""
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        return load_jsonl_file(path)
+    try:
+        return [load_document_file(path)], []
+    except ArticleError as exc:
+        return [], [LoadProblem(str(path), str(exc))]
+    except OSError as exc:
+        return [], [LoadProblem(str(path), f"cannot read: {exc.strerror or exc}")]
+    except Exception as exc:  # one odd file must never stop the rest from loading
+        return [], [LoadProblem(str(path), f"cannot load: {type(exc).__name__}: {exc}")]
 
 
 def corpus_fingerprint(root: Path) -> str:

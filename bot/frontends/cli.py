@@ -5,21 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
-from bot.answer.compose import answer_question
-from bot.settings import PACKAGE_ROOT, ConfigError, Settings, load_settings
+from bot.corpus.adding import AddReport
 from bot.corpus.article import LoadProblem
-from bot.index.builder import BuildReport, build_index, ensure_index
-from bot.index.storage import IndexError_, current_version, load_configured_index, recorded_corpus
-from bot.corpus.ingest import load_outlets
 from bot.frontends.messages import Messages, format_date, format_source, load_messages
 from bot.frontends.render import render_answer, render_source, render_sources
-from bot.answer.sources import get_source, list_sources
+from bot.service import BuildMode, BuildReport, IndexAction, Service, ServiceError, build, configure
+from bot.settings import ConfigError, Environment, Settings, load_settings
 
 log = logging.getLogger("bot")
 
@@ -97,12 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(getattr(args, "config", None))
-    corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
-    index_dir = Path(args.index_dir) if getattr(args, "index_dir", None) else None
-    if index_dir is not None and corpus is None:
-        recorded = recorded_corpus(index_dir)  # an index folder remembers the corpus it was built from
-        corpus = recorded if recorded is not None and recorded.exists() else None
-    return settings.with_paths(corpus, index_dir)
+    return configure(settings, getattr(args, "corpus", None), getattr(args, "index_dir", None))
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
 
 
 def _print_problems(problems: Sequence[LoadProblem]) -> None:
@@ -114,12 +108,12 @@ def _print_problems(problems: Sequence[LoadProblem]) -> None:
 def describe_build(report: BuildReport, settings: Settings) -> str:
     """One line on what happened to the index: loaded as it was, built or rebuilt (and why)."""
     where = f"({settings.corpus} -> {settings.index_dir})"
-    if report.action == "loaded":
+    if report.action == IndexAction.LOADED:
         return f"index loaded: {report.articles} articles, {report.passages} passages, up to date {where}"
-    reason = f" — {report.reason}" if report.action == "rebuilt" and report.reason else ""
+    reason = f" — {report.reason}" if report.action == IndexAction.REBUILT and report.reason else ""
     how = {
-        "delta": f"; incremental: {report.detail}",
-        "compacted": "; compacted: all parts merged into one from the segment cache",
+        BuildMode.DELTA: f"; incremental: {report.detail}",
+        BuildMode.COMPACTED: "; compacted: all parts merged into one from the segment cache",
     }.get(report.mode, "")
     return (
         f"index {report.action}: {report.articles} articles, {report.passages} passages, "
@@ -127,51 +121,23 @@ def describe_build(report: BuildReport, settings: Settings) -> str:
     )
 
 
-def _report(report: BuildReport, settings: Settings) -> None:
-    """Warnings, and the build line when the index had to be built (on stderr: stdout is the answer)."""
-    _print_problems(report.problems)
-    if report.action != "loaded":
-        print(describe_build(report, settings), file=sys.stderr)
-
-
-def open_index_with_report(settings: Settings):
-    """The index, built or refreshed when needed, and what was done; missing corpus is a UserError."""
-    try:
-        return ensure_index(settings, progress=sys.stderr.isatty())
-    except FileNotFoundError:
-        raise UserError(f"corpus not found: {settings.corpus}") from None
-
-
-def open_index(settings: Settings, quiet: bool = False):
-    """The index, built or refreshed when needed; missing corpus is a UserError."""
-    index, report = open_index_with_report(settings)
-    if not quiet or report.action != "loaded":
-        _report(report, settings)
-    return index
-
-
-def open_given_index(args: argparse.Namespace, settings: Settings, quiet: bool = False):
-    """``open_index``, except for an ``--index-dir`` whose corpus is unknown or not on this
-    machine (and no ``--corpus``): that index is used as it is, never rebuilt from another corpus."""
-    if getattr(args, "index_dir", None) and not getattr(args, "corpus", None):
-        recorded = recorded_corpus(settings.index_dir)
-        if current_version(settings.index_dir) is not None and (recorded is None or not recorded.exists()):
-            try:
-                return load_configured_index(settings)
-            except IndexError_ as exc:
-                raise UserError(f"the index in {settings.index_dir} cannot be used ({exc}); give --corpus to rebuild it") from None
-    return open_index(settings, quiet)
+def open_service(args: argparse.Namespace, settings: Settings, quiet: bool = False) -> Service:
+    """The service over the index (built or refreshed when needed); warnings, and the build
+    line when the index had to be built, on stderr (stdout is the answer). ``quiet``: warnings
+    only with a build. An ``--index-dir`` without ``--corpus`` is used as it is when its
+    corpus is not on this machine."""
+    as_is = bool(getattr(args, "index_dir", None) and not getattr(args, "corpus", None))
+    service, report = Service.open(settings, progress=_progress(), as_is=as_is)
+    if report is not None and (not quiet or report.action != IndexAction.LOADED):
+        _print_problems(report.problems)
+        if report.action != IndexAction.LOADED:
+            print(describe_build(report, settings), file=sys.stderr)
+    return service
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if not settings.corpus.exists():
-        raise UserError(f"corpus not found: {settings.corpus}")
-    if args.force:
-        report = build_index(settings, progress=sys.stderr.isatty(), full=True)
-        report.reason = "forced"
-    else:
-        _, report = ensure_index(settings, progress=sys.stderr.isatty())
+    report = build(settings, force=args.force, progress=_progress())
     _print_problems(report.problems)
     print(describe_build(report, settings))
     return 0
@@ -181,12 +147,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.top_k is not None and not 1 <= args.top_k <= settings.answer.max_top_k:
         raise UserError(f"--top-k must be between 1 and {settings.answer.max_top_k}")
-    index = open_given_index(args, settings, quiet=True)
-    messages = load_messages()
+    service = open_service(args, settings, quiet=True)
+    messages = load_messages(settings.messages_file)
     questions = sys.stdin if args.question == "-" else [args.question]
     for line in questions:
         question = line.rstrip("\n") if args.question == "-" else line
-        answer = answer_question(index, question, settings, args.top_k)
+        answer = service.ask(question, args.top_k)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -198,27 +164,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    index = open_given_index(args, settings, quiet=True)
-    sources = list_sources(index, args.query)
+    sources = open_service(args, settings, quiet=True).sources(args.query)
     if args.json:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False, indent=1))
     else:
-        print(render_sources(sources, load_messages(), query=args.query))
+        print(render_sources(sources, load_messages(settings.messages_file), query=args.query))
     return 0
 
 
 def cmd_source(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    index = open_given_index(args, settings, quiet=True)
-    found = get_source(index, args.id)
-    messages = load_messages()
+    found = open_service(args, settings, quiet=True).source(args.id)
+    messages = load_messages(settings.messages_file)
     if found is None:
         raise UserError(messages.get("source_not_found", id=args.id))
-    info, passages = found
     if args.json:
-        print(json.dumps(dict(info.to_json(), passages_text=passages), ensure_ascii=False, indent=1))
+        print(json.dumps(dict(found.info.to_json(), passages_text=found.passages), ensure_ascii=False, indent=1))
     else:
-        print(render_source(info, passages, messages, first_chars=10**9, limit=10**9))
+        print(render_source(found.info, found.passages, messages, first_chars=10**9, limit=10**9))
     return 0
 
 
@@ -241,35 +204,25 @@ def _print_add_report(report: AddReport, messages: Messages) -> None:
     )
 
 
-def _refresh_index(settings: Settings) -> None:
-    """Bring the index in line with the corpus (unchanged articles are not segmented again)."""
-    _, report = ensure_index(settings, progress=sys.stderr.isatty())
-    if report.action != "loaded":
+def _print_build(report: BuildReport | None, settings: Settings) -> None:
+    """The build line after a corpus change (nothing when the index was up to date)."""
+    if report is not None and report.action != IndexAction.LOADED:
         print(describe_build(report, settings))
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    try:
-        report = add_files(
-            [Path(p) for p in args.paths], settings.corpus, settings.index_dir / ".corpus.lock",
-            load_outlets(PACKAGE_ROOT / "config" / "outlets.yaml"),
-        )
-    except CorpusWriteError as exc:
-        raise UserError(str(exc)) from None
-    _print_add_report(report, load_messages())
-    _refresh_index(settings)
-    return 1 if report.failed else 0
+    result = Service(settings).add([Path(p) for p in args.paths], progress=_progress())
+    _print_add_report(result.report, load_messages(settings.messages_file))
+    _print_build(result.build, settings)
+    return 1 if result.report.failed else 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    try:
-        path = remove_article(settings.corpus, args.id, settings.index_dir / ".corpus.lock")
-    except CorpusWriteError as exc:
-        raise UserError(str(exc)) from None
-    print(f"removed {args.id}: {path}")
-    _refresh_index(settings)
+    result = Service(settings).remove(args.id, progress=_progress())
+    print(f"removed {args.id}: {result.path}")
+    _print_build(result.build, settings)
     return 0
 
 
@@ -277,32 +230,31 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.frontends.console import run_console
 
     settings = _settings(args)
-    return run_console(open_given_index(args, settings), settings, load_messages())
+    return run_console(open_service(args, settings), load_messages(settings.messages_file))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
+    environment = Environment.read()
+    if not environment.token:
         raise UserError(
             "TELEGRAM_BOT_TOKEN is not set: export the token BotFather gave you, "
             "or run 'python -m bot chat' for a console chat"
         )
     from telegram.error import TelegramError
 
-    from bot.frontends.telegram.app import BotState, redact_token, serve
+    from bot.frontends.telegram.app import serve
+    from bot.frontends.telegram.redact import redact_token
 
     settings = _settings(args)
-    index, report = open_index_with_report(settings)
+    service, report = Service.open(settings, progress=_progress())
     _print_problems(report.problems)
     print(describe_build(report, settings), flush=True)
-    messages = load_messages()
-    examples = messages.examples()
-    if examples:  # load the word segmenter now, so the first question is answered quickly
-        answer_question(index, examples[0], settings)
+    messages = load_messages(settings.messages_file)
+    service.warm_up()
     try:
-        serve(BotState(settings, messages, index), token, os.environ.get("TELEGRAM_API_BASE_URL") or None)
+        serve(service, messages, environment)
     except TelegramError as exc:
-        raise UserError(f"Telegram: {redact_token(str(exc), token)}") from None
+        raise UserError(f"Telegram: {redact_token(str(exc), environment.token)}") from None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -365,12 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
-        args.command = "serve" if os.environ.get("TELEGRAM_BOT_TOKEN") and "serve" in COMMANDS else "chat"
+        args.command = "serve" if Environment.read().token_given and "serve" in COMMANDS else "chat"
         for name in ("corpus", "index_dir", "config"):
             setattr(args, name, None)
     try:
         return COMMANDS[args.command](args)
-    except (UserError, ConfigError) as exc:
+    except (UserError, ServiceError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from bot.answer.compose import prepare_question
-from bot.search.ranking import rank_passages
-from bot.settings import Settings
 from bot.corpus.article import Article, Corpus
 from bot.corpus.loading import load_corpus
 from bot.index.builder import build_index
 from bot.index.parts import PassageIndex
 from bot.index.segment_cache import SEGMENT_CACHE_FILE
 from bot.index.storage import load_index
+from bot.search.ranking import rank_passages
+from bot.settings import Settings
 from bot.text.normalize import fold_accents
 
 # passages looked at per question: enough to find 10 distinct contexts

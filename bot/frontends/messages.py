@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bot.settings import ConfigError, PACKAGE_ROOT
+from bot.settings import ConfigError, Settings, default
 
 DEFAULT_LANGUAGE = "vi"
 
@@ -42,14 +42,19 @@ class Messages:
             raise KeyError(f"message table {key!r} missing from config/messages.yaml")
         return {str(k): str(v) for k, v in value.items()}
 
+    def example(self, lang: str = DEFAULT_LANGUAGE, n: int = 0) -> str:
+        """Example question ``n`` (cycling), or '' when there are none."""
+        examples = self.examples(lang)
+        return examples[n % len(examples)] if examples else ""
+
     def examples(self, lang: str = DEFAULT_LANGUAGE) -> list[str]:
         table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
         return list(table.get("examples") or self.texts[DEFAULT_LANGUAGE].get("examples") or [])
 
 
 def load_messages(path: Path | None = None) -> Messages:
-    """Read config/messages.yaml (next to the settings file by default)."""
-    path = path or PACKAGE_ROOT / "config" / "messages.yaml"
+    """Read the messages file (``Settings.messages_file``; the project's by default)."""
+    path = path or default(Settings, "messages_file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -59,12 +64,10 @@ def load_messages(path: Path | None = None) -> Messages:
     return Messages(data)
 
 
-def format_date(value: dt.date | str | None, messages: Messages, lang: str = DEFAULT_LANGUAGE) -> str:
+def format_date(value: dt.date | None, messages: Messages, lang: str = DEFAULT_LANGUAGE) -> str:
     """A date the Vietnamese way (04/08/2020), or 'không rõ ngày'."""
     if not value:
         return messages.get("unknown_date", lang)
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value)
     return value.strftime("%d/%m/%Y")
 
 

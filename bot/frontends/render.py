@@ -9,11 +9,12 @@ passages are shortened at a sentence end.
 from __future__ import annotations
 
 import html
+import math
 from typing import Iterable
 
-from bot.answer.compose import Answer, Result
-from bot.frontends.messages import Messages, format_date, format_source
+from bot.answer.compose import Answer, AnswerStatus, Result
 from bot.answer.sources import SourceInfo
+from bot.frontends.messages import Messages, format_date, format_source
 from bot.text.normalize import split_sentences
 
 TELEGRAM_LIMIT = 4096
@@ -95,20 +96,20 @@ def render_answer(
     The first line is the header with the question (up to ``question_chars``); the
     Telegram bot reads it back from the message when a button under it is pressed.
     """
-    example = messages.examples(lang)[0] if messages.examples(lang) else ""
+    example = messages.example(lang)
     notes = []
     if answer.truncated:
         notes.append(_esc(messages.get("truncated", lang, limit=limit_question), as_html))
-    if answer.status == "empty":
+    if answer.status == AnswerStatus.EMPTY:
         return messages.get("no_question", lang, example=_esc(example, as_html))
-    if answer.status == "no_words":
+    if answer.status == AnswerStatus.NO_WORDS:
         return "\n".join(notes + [messages.get("no_words", lang, example=_esc(example, as_html))])
-    if answer.status != "ok" or not answer.results:
+    if answer.status != AnswerStatus.OK or not answer.results:
         if answer.offset:
             return "\n".join(notes + [_esc(messages.get("no_more", lang), as_html)])
         body = [_esc(messages.get("no_answer", lang), as_html), _esc(messages.get("no_answer_hint", lang), as_html)]
         return "\n".join(notes + body)
-    header = _bold(_esc(messages.get("answer_header", lang, question=_short(answer.question, question_chars)), as_html), as_html)
+    header = _bold(_esc(messages.get("answer_header", lang, question=short(answer.question, question_chars)), as_html), as_html)
     parts = [header] + notes
     budget = limit - sum(len(p) + 2 for p in parts) - 10
     per_result = max(200, budget // len(answer.results) - 150)
@@ -118,7 +119,8 @@ def render_answer(
     return "\n\n".join(parts + blocks)
 
 
-def _short(text: str, n: int) -> str:
+def short(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters with '…'."""
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
@@ -138,6 +140,27 @@ def render_sources(
     lines = [_bold(_esc(header, as_html), as_html)]
     lines.extend(source_line(s, messages, lang, as_html) for s in shown)
     return "\n".join(lines)
+
+
+def render_sources_page(
+    sources: list[SourceInfo], messages: Messages, lang: str, query: str, start: int, page_size: int,
+    limit: int = TELEGRAM_LIMIT,
+) -> tuple[str, int, int]:
+    """One page of a listing in HTML with its 'page n of m' line, within ``limit`` characters
+    (a page of very long titles holds fewer articles); the text, the page's first article
+    (``start`` brought into range) and how many articles it shows."""
+    size = page_size
+    start = max(0, min(start, (len(sources) - 1) // size * size if sources else 0))
+    pages = max(1, math.ceil(len(sources) / size))
+    count = size
+    while True:
+        text = render_sources(sources, messages, lang, as_html=True, query=query, start=start, count=count)
+        if pages > 1:
+            text += "\n\n" + _esc(messages.get("page", lang, page=start // size + 1, pages=pages), True)
+        if len(text) <= limit or count == 1:
+            break
+        count -= 1
+    return text, start, min(count, max(0, len(sources) - start))
 
 
 def source_line(info: SourceInfo, messages: Messages, lang: str = "vi", as_html: bool = False) -> str:

@@ -22,8 +22,7 @@ import numpy as np
 
 from bot.corpus.article import Article
 from bot.index.article_table import ArticleView, first_passages, passage_counts
-from bot.search.bm25 import RANGE_SIZE, BM25Params, PostingSource, Postings, compile_scorer, okapi_idf
-
+from bot.search.bm25 import RANGE_SIZE, BM25Params, Postings, PostingSource, compile_scorer, okapi_idf
 
 RECENT_QUESTIONS = 64  # whose posting lists and range bounds may stay mapped when pages are released
 KEEP_SHARE = 0.5  # of the bound above what is mapped at load, for the lists a release keeps

@@ -14,10 +14,8 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from functools import cache
 from dataclasses import dataclass
-from typing import Iterator
+from functools import cache
 
 import numpy as np
 

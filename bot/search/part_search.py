@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.search.bm25 import best_in_source, score_touched, top_k
 from bot.index.keys import term_hash
 from bot.index.parts import PassageIndex
+from bot.search.bm25 import best_in_source, score_touched, top_k
 
 
 def search(

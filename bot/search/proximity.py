@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bot.text.terms import FOLD_PREFIX
 from bot.text.normalize import canonical_syllable, canonical_tones, fold_accents
+from bot.text.terms import FOLD_PREFIX
 
 # a word, or any other single visible character (punctuation breaks a bigram, as in the index)
 _TOKEN_RE = re.compile(r"[^\W_]+|\S")

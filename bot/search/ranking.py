@@ -8,12 +8,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bot.settings import AnswerSettings, Settings
 from bot.index.keys import term_hash
 from bot.index.parts import PassageIndex
 from bot.search.part_search import search
 from bot.search.proximity import TermFinder, best_window, passage_tokens
+from bot.settings import AnswerSettings, Settings
 from bot.text.terms import QueryTerms, query_terms
+
+
 def _weight_idf(n_passages: int, df: int) -> float:
     """An always-positive idf (log(1 + (N - df + 0.5) / (df + 0.5))) for weighing question words.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-
 # --- normalisation ---------------------------------------------------------------------
 
 # Old-style tone placement puts the mark on the second vowel of an open "oa", "oe", "uy"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.text.cleaning import clean_lines, split_byline
 from bot.corpus.article import Article
+from bot.text.cleaning import clean_lines, split_byline
 from bot.text.normalize import split_sentences
 
 

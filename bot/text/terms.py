@@ -18,8 +18,9 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.text.pyvi_fast import pyvi_words
 from bot.text.normalize import canonical_syllable, canonical_tones, fold_accents, has_diacritics, normalize
+from bot.text.pyvi_fast import pyvi_words
+
 # --- segmentation ----------------------------------------------------------------------
 
 # Document codes and dates: "128/NQ-CP", "05-CT/TW", "08-KL/ĐU", "4/8/2020", "2020-2025",

@@ -9,27 +9,40 @@ that does not parse, or whose hash does not match, is stale or forged and is ref
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.answer.compose import Answer
+from bot.answer.compose import Answer, AnswerStatus
 from bot.frontends.messages import Messages
 
-MORE = "m"  # another page of an answer (edits the message)
-SOURCES = "s"  # the sources of the passages shown (a new message)
-PAGE = "p"  # another page of /sources (edits the message)
+
+class ButtonKind(enum.StrEnum):
+    """What a button does; its value is the first field of the button's data."""
+
+    MORE = "m"  # another page of an answer (edits the message)
+    SOURCES = "s"  # the sources of the passages shown (a new message)
+    PAGE = "p"  # another page of /sources (edits the message)
+
+
+MORE, SOURCES, PAGE = ButtonKind.MORE, ButtonKind.SOURCES, ButtonKind.PAGE
 MAX_OFFSET = 10_000
 MAX_DATA_BYTES = 64
 
 _DATA = re.compile(r"([msp])\|(\d{1,5})\|([0-9a-f]{8})")
 
 
+def data_pattern(kind: ButtonKind) -> re.Pattern[str]:
+    """The callback data of buttons of ``kind`` (for routing a press to its handler)."""
+    return re.compile(rf"{kind.value}\|\d{{1,5}}\|[0-9a-f]{{8}}\Z")
+
+
 @dataclass(frozen=True)
 class ButtonData:
-    kind: str
+    kind: ButtonKind
     offset: int
     digest: str
 
@@ -56,7 +69,28 @@ def parse_button_data(data: str | None) -> ButtonData | None:
     match = _DATA.fullmatch(data or "")
     if not match or int(match.group(2)) > MAX_OFFSET:
         return None
-    return ButtonData(match.group(1), int(match.group(2)), match.group(3))
+    return ButtonData(ButtonKind(match.group(1)), int(match.group(2)), match.group(3))
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press that checks out: what to do, from where, for which question or filter."""
+
+    kind: ButtonKind
+    offset: int
+    state: str  # the question, or the /sources filter, read back from the message
+
+
+def read_press(data: str | None, message_text: str | None, messages: Messages) -> Press | None:
+    """The press of a button with ``data`` under a message showing ``message_text``, or None
+    when it is stale or forged (data not ours, or not matching the message's header)."""
+    parsed = parse_button_data(data)
+    if parsed is None or message_text is None:
+        return None
+    state = sources_query_of(message_text, messages) if parsed.kind == PAGE else question_of(message_text, messages)
+    if state is None or not parsed.matches(state):
+        return None
+    return Press(parsed.kind, parsed.offset, state)
 
 
 def parse_template(template: str, text: str) -> dict[str, str] | None:
@@ -97,7 +131,7 @@ def sources_query_of(message_text: str | None, messages: Messages) -> str | None
 
 def answer_keyboard(answer: Answer, messages: Messages, lang: str, page_size: int) -> InlineKeyboardMarkup | None:
     """Previous / more results, and the sources of the shown passages."""
-    if answer.status != "ok" or not answer.results:
+    if answer.status != AnswerStatus.OK or not answer.results:
         return None
     paging = []
     if answer.offset > 0:
