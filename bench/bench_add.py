@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from bot.corpus.adding import add_files
-from bot.settings import PACKAGE_ROOT
 from bot.corpus.ingest import load_outlets
+from bot.settings import PACKAGE_ROOT
 
 DEFAULT = PACKAGE_ROOT.parent / "shared" / "data" / "news_dantri" / "articles.jsonl.gz"
 

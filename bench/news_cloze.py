@@ -53,7 +53,9 @@ def main() -> None:
         kept = [w for w in left + right if rng.random() > 0.35]
         if len(kept) < 3:
             continue
-        questions.append({"id": f"n{len(questions)}", "question": " ".join(kept) + " là gì?", "gold_context_id": a["id"]})
+        questions.append(
+            {"id": f"n{len(questions)}", "question": " ".join(kept) + " là gì?", "gold_context_id": a["id"]}
+        )
     with open(out / "questions.jsonl", "w", encoding="utf-8") as handle:
         for q in questions:
             handle.write(json.dumps(q, ensure_ascii=False) + "\n")

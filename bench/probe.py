@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def rss_mb(kind: str = "VmRSS") -> float:
     """Resident memory in MB: ``VmRSS`` (all), ``RssAnon`` (the process's own memory) or
@@ -28,10 +26,10 @@ def main(argv: list[str]) -> int:
     preload = "--no-preload" not in argv[2:]
     questions = json.loads(questions_file.read_text(encoding="utf-8"))
     from bot.answer.compose import answer_question
-    from bot.search.ranking import question_terms
-    from bot.settings import load_settings
     from bot.index.storage import load_index
     from bot.search.part_search import search
+    from bot.search.ranking import question_terms
+    from bot.settings import load_settings
     from bot.text.terms import query_terms
 
     settings = load_settings().with_paths(None, index_dir)
@@ -63,21 +61,25 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     load_index(index_dir, settings.bm25, verify="full")  # after the peak: a second index is not in use
     load_full_s = time.perf_counter() - started
-    print(json.dumps({
-        "passages": index.n_live,
-        "parts": len(index.parts),
-        "load_s": load_s,
-        "load_full_crc_s": load_full_s,
-        "rss_loaded_mb": rss_loaded - rss_before,
-        "rss_after_queries_mb": rss_mb() - rss_before,
-        "rss_total_mb": rss_mb(),
-        "rss_peak_mb": peak_mb,
-        "anon_after_queries_mb": rss_mb("RssAnon") - anon_before,
-        "file_after_queries_mb": rss_mb("RssFile"),
-        "rank_ms": rank_ms,
-        "answer_ms": answer_ms,
-        "top10": tops,
-    }))
+    print(
+        json.dumps(
+            {
+                "passages": index.n_live,
+                "parts": len(index.parts),
+                "load_s": load_s,
+                "load_full_crc_s": load_full_s,
+                "rss_loaded_mb": rss_loaded - rss_before,
+                "rss_after_queries_mb": rss_mb() - rss_before,
+                "rss_total_mb": rss_mb(),
+                "rss_peak_mb": peak_mb,
+                "anon_after_queries_mb": rss_mb("RssAnon") - anon_before,
+                "file_after_queries_mb": rss_mb("RssFile"),
+                "rank_ms": rank_ms,
+                "answer_ms": answer_ms,
+                "top10": tops,
+            }
+        )
+    )
     return 0
 
 

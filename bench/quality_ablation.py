@@ -20,11 +20,107 @@ from bot.settings import Settings, load_settings
 
 # the stop words of the first version (question words and common function words)
 CORE_STOPWORDS = frozenset(
-    """ai gì nào đâu sao bao nhiêu mấy chăng không chưa hả hở nhỉ vậy thế là của và với cho có được bị
-    các những một này đó kia thì mà ở tại trong trên dưới về từ đến tới theo như nhưng hay hoặc cũng
-    đã đang sẽ rằng để do vì nên khi lúc người việc ra vào lên xuống hãy xin biết hỏi nói gồm bằng
-    hơn nhất rất lại còn vẫn đều chỉ mỗi từng nhiều ít the a an of and is are what who when where
-    how which in on to for""".split()
+    [
+        "ai",
+        "gì",
+        "nào",
+        "đâu",
+        "sao",
+        "bao",
+        "nhiêu",
+        "mấy",
+        "chăng",
+        "không",
+        "chưa",
+        "hả",
+        "hở",
+        "nhỉ",
+        "vậy",
+        "thế",
+        "là",
+        "của",
+        "và",
+        "với",
+        "cho",
+        "có",
+        "được",
+        "bị",
+        "các",
+        "những",
+        "một",
+        "này",
+        "đó",
+        "kia",
+        "thì",
+        "mà",
+        "ở",
+        "tại",
+        "trong",
+        "trên",
+        "dưới",
+        "về",
+        "từ",
+        "đến",
+        "tới",
+        "theo",
+        "như",
+        "nhưng",
+        "hay",
+        "hoặc",
+        "cũng",
+        "đã",
+        "đang",
+        "sẽ",
+        "rằng",
+        "để",
+        "do",
+        "vì",
+        "nên",
+        "khi",
+        "lúc",
+        "người",
+        "việc",
+        "ra",
+        "vào",
+        "lên",
+        "xuống",
+        "hãy",
+        "xin",
+        "biết",
+        "hỏi",
+        "nói",
+        "gồm",
+        "bằng",
+        "hơn",
+        "nhất",
+        "rất",
+        "lại",
+        "còn",
+        "vẫn",
+        "đều",
+        "chỉ",
+        "mỗi",
+        "từng",
+        "nhiều",
+        "ít",
+        "the",
+        "a",
+        "an",
+        "of",
+        "and",
+        "is",
+        "are",
+        "what",
+        "who",
+        "when",
+        "where",
+        "how",
+        "which",
+        "in",
+        "on",
+        "to",
+        "for",
+    ]
 )
 # gì, nào, được typed without diacritics: stop words of config/settings.yaml added in the fourth round
 TYPED_BARE = frozenset({"gi", "nao", "duoc"})
@@ -54,11 +150,13 @@ def variants(final: Settings) -> list[tuple[str, Settings]]:
     s = replace(earlier, answer=replace(final.answer, window_weight=0.0, title_weight=0.0, name_weight=0.0))
     steps.append(("+ abbreviations (config/abbreviations.yaml), pyvi words of 3+ syllables at weight 0.5", s))
     s = replace(s, answer=replace(s.answer, window_weight=final.answer.window_weight))
-    steps.append((
-        f"+ proximity re-rank of the top {final.answer.rerank_depth} (window {final.answer.window_width}, "
-        f"weight {final.answer.window_weight:g})",
-        s,
-    ))
+    steps.append(
+        (
+            f"+ proximity re-rank of the top {final.answer.rerank_depth} (window {final.answer.window_width}, "
+            f"weight {final.answer.window_weight:g})",
+            s,
+        )
+    )
     s = replace(s, answer=replace(s.answer, name_weight=final.answer.name_weight))
     steps.append((f"+ names of the question in the passage or title (weight {final.answer.name_weight:g})", s))
     steps.append(("+ gì, nào, được typed without diacritics as stop words = configured", final))

@@ -22,9 +22,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ["tests/test_load.py", "tests/test_faults.py", "tests/test_kill_index.py", "tests/test_kill_add.py",
-         "tests/test_fuzz_text.py",
-         "tests/test_fuzz_handlers.py", "tests/test_access.py"]
+TESTS = [
+    "tests/test_load.py",
+    "tests/test_faults.py",
+    "tests/test_kill_index.py",
+    "tests/test_kill_add.py",
+    "tests/test_fuzz_text.py",
+    "tests/test_fuzz_handlers.py",
+    "tests/test_access.py",
+]
 ORDER = ["load", "sigterm", "outage", "kill_index", "kill_add", "fuzz_text", "fuzz_handlers"]
 START, END = "<!-- figures: start -->", "<!-- figures: end -->"
 
@@ -60,9 +66,13 @@ def main() -> int:
         if not args.quick:
             env["RELIABILITY_FULL"] = "1"
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=ROOT, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=ROOT, env=env
+        )
         seconds = time.monotonic() - started
-        entries = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()] if report.exists() else []
+        entries = (
+            [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()] if report.exists() else []
+        )
     table = markdown(entries, seconds, not args.quick)
     print(table)
     if result.returncode != 0:

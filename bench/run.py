@@ -17,7 +17,6 @@ import random
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -113,8 +112,8 @@ def _pyvi_only(texts: list[str]) -> int:
 @functools.lru_cache(maxsize=1)
 def _segmenter() -> Any:
     """This process's segmenter, kept between calls (as a build's worker process keeps its own)."""
-    from bot.settings import load_settings
     from bot.index.segmenter import Segmenter
+    from bot.settings import load_settings
 
     return Segmenter.from_settings(load_settings())
 
@@ -131,12 +130,16 @@ def segmentation_floor(records: list[dict], workers: int = 2) -> dict[str, float
     """chars/s of pyvi alone and of the index's whole segmentation, same texts, two processes."""
     sample = records[: min(len(records), 1500)]
     texts = [r.get("text") or "" for r in sample]
-    chunks = [texts[i::workers * 4] for i in range(workers * 4)]
-    pairs = [[((r.get("title") or ""), (r.get("text") or "")) for r in sample[i::workers * 4]] for i in range(workers * 4)]
+    chunks = [texts[i :: workers * 4] for i in range(workers * 4)]
+    pairs = [
+        [((r.get("title") or ""), (r.get("text") or "")) for r in sample[i :: workers * 4]] for i in range(workers * 4)
+    ]
     # warm-up on other articles, in several chunks so that every worker imports pyvi and fills
     # its per-process memos (a real build does so once and then runs for minutes)
     others = records[len(sample) : len(sample) + 40 * workers] or [{"title": "a", "text": "Khởi động"}]
-    warm = [[((r.get("title") or ""), (r.get("text") or "")) for r in others[i :: workers * 4]] for i in range(workers * 4)]
+    warm = [
+        [((r.get("title") or ""), (r.get("text") or "")) for r in others[i :: workers * 4]] for i in range(workers * 4)
+    ]
     out = {}
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_pyvi_only, [[t for _, t in chunk] for chunk in warm]))
@@ -169,7 +172,9 @@ def run_cli_index(corpus: Path, index_dir: Path) -> dict[str, float]:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "bot", "index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
@@ -251,8 +256,12 @@ def pct(values: list[float], q: float) -> float:
 
 def run_probe(index_dir: Path, qfile: Path, *flags: str) -> dict[str, Any]:
     """``bench.probe`` in a fresh process (its memory is its own)."""
-    done = subprocess.run([sys.executable, "-m", "bench.probe", str(index_dir), str(qfile), *flags],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.probe", str(index_dir), str(qfile), *flags],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
     return json.loads(done.stdout)
@@ -333,17 +342,22 @@ def append_at(index_dir: Path, records: list[dict], settings: Any) -> dict[str, 
     started = time.perf_counter()
     index = load_index(index_dir, settings.bm25)
     load_s = time.perf_counter() - started
-    return {"articles": len(articles), "segmented": report.segmented, "seconds": added, "load_s": load_s,
-            "passages": index.n_live, "parts": len(index.parts)}
+    return {
+        "articles": len(articles),
+        "segmented": report.segmented,
+        "seconds": added,
+        "load_s": load_s,
+        "passages": index.n_live,
+        "parts": len(index.parts),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from bot.settings import load_settings
+    from bench.scale import scale_up
     from bot.index.builder import build_index, ensure_index
     from bot.index.storage import load_index, save_index
-
-    from bench.scale import scale_up
+    from bot.settings import load_settings
 
     if not args.corpus.exists():
         log(f"corpus not found: {args.corpus} (give --corpus FILE.jsonl.gz)")
@@ -388,15 +402,22 @@ def main(argv: list[str] | None = None) -> int:
     pyvi_after = pyvi_throughput(texts)
     seconds = (pyvi_before["seconds"] + pyvi_after["seconds"]) / 2
     figures["pyvi_alone"] = pyvi_alone = {
-        "chars": pyvi_after["chars"], "seconds": seconds, "chars_per_s": pyvi_after["chars"] / seconds,
-        "workers": pyvi_after["workers"], "before_s": pyvi_before["seconds"], "after_s": pyvi_after["seconds"],
+        "chars": pyvi_after["chars"],
+        "seconds": seconds,
+        "chars_per_s": pyvi_after["chars"] / seconds,
+        "workers": pyvi_after["workers"],
+        "before_s": pyvi_before["seconds"],
+        "after_s": pyvi_after["seconds"],
     }
     figures["build"]["over_pyvi"] = figures["build"]["chars_per_s"] / pyvi_alone["chars_per_s"]
     s_real = settings.with_paths(full_corpus, real)
     started = time.perf_counter()
     _, report = ensure_index(s_real)
-    figures["add_100_articles"] = {"seconds": time.perf_counter() - started, "segmented": report.segmented,
-                                   "passages": report.passages}
+    figures["add_100_articles"] = {
+        "seconds": time.perf_counter() - started,
+        "segmented": report.segmented,
+        "passages": report.passages,
+    }
     changed = records[:10] + [dict(records[10], text=records[10]["text"] + "\n\nĐoạn bổ sung.")] + records[11:-1]
     write_records(work / "changed.jsonl.gz", changed)
     started = time.perf_counter()
@@ -420,8 +441,14 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             arrays, texts, articles = scale_up(real_index, size, settings.bm25.epsilon)
             shutil.rmtree(index_dir, ignore_errors=True)
-            save_index(index_dir, arrays, texts, articles,
-                       {"fingerprint": f"scale{size:012d}", "problems": [], "synthetic": True}, settings.bm25.epsilon)
+            save_index(
+                index_dir,
+                arrays,
+                texts,
+                articles,
+                {"fingerprint": f"scale{size:012d}", "problems": [], "synthetic": True},
+                settings.bm25.epsilon,
+            )
             del arrays, texts, articles
             log(f"  made in {time.perf_counter() - started:.1f} s")
         n_bm25 = limits[0] if size <= 20_000 else limits[1] if size <= 200_000 else limits[2]
@@ -457,10 +484,13 @@ def table(f: dict[str, Any]) -> str:
         f"add 100 articles: {f['add_100_articles']['seconds']:.1f} s; remove 1 + change 1: "
         f"{f['remove_1_change_1']['seconds']:.1f} s",
         *(
-            [f"add 100 articles (segmenting them) to {f['sizes'][-1]['passages']:,} passages: "
-             f"{f['append_100_at_largest']['seconds']:.1f} s, then load {f['append_100_at_largest']['load_s']:.2f} s "
-             f"({f['append_100_at_largest']['parts']} parts)"]
-            if "append_100_at_largest" in f else []
+            [
+                f"add 100 articles (segmenting them) to {f['sizes'][-1]['passages']:,} passages: "
+                f"{f['append_100_at_largest']['seconds']:.1f} s, then load {f['append_100_at_largest']['load_s']:.2f} s "
+                f"({f['append_100_at_largest']['parts']} parts)"
+            ]
+            if "append_100_at_largest" in f
+            else []
         ),
         "",
         "| corpus | passages | disk MB | load s | peak RSS MB (anon) | p50 ms | p95 ms | p99 ms | answer p50 ms | "

@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from bot.search.bm25 import okapi_idf
 from bot.index.parts import PassageIndex
+from bot.search.bm25 import okapi_idf
 
 
-def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[str, np.ndarray], bytes, list[dict[str, Any]]]:
+def scale_up(
+    index: PassageIndex, n_target: int, epsilon: float
+) -> tuple[dict[str, np.ndarray], bytes, list[dict[str, Any]]]:
     """Arrays, passage texts and article metadata of ``n_target`` passages copied from ``index``."""
     a = index.arrays
     n0 = index.n_passages
@@ -71,8 +73,12 @@ def scale_up(index: PassageIndex, n_target: int, epsilon: float) -> tuple[dict[s
             if first >= n_target:
                 continue
             articles.append(
-                dict(meta, id=meta["id"] if c == 0 else f"{meta['id']}~{c}", first_passage=first,
-                     passages=min(stored.passages, n_target - first))
+                dict(
+                    meta,
+                    id=meta["id"] if c == 0 else f"{meta['id']}~{c}",
+                    first_passage=first,
+                    passages=min(stored.passages, n_target - first),
+                )
             )
     arrays = {
         "term_hash": np.asarray(a["term_hash"])[keep],

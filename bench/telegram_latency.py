@@ -41,7 +41,11 @@ def main() -> int:
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--corpus", args.corpus, "--index-dir", index_dir],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             api.wait_for("getUpdates", timeout=600)
@@ -58,8 +62,10 @@ def main() -> int:
             process.communicate(timeout=30)
     latencies.sort()
     print(f"start-up to first poll (index built from scratch): {ready:.1f} s")
-    print(f"{len(latencies)} questions: median {statistics.median(latencies):.0f} ms, "
-          f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.0f} ms, max {latencies[-1]:.0f} ms")
+    print(
+        f"{len(latencies)} questions: median {statistics.median(latencies):.0f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95) - 1]:.0f} ms, max {latencies[-1]:.0f} ms"
+    )
     return 0
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from bot.answer.compose import Answer, answer_question
 from bot.answer.sources import SourceDetail, SourceInfo, example_id, get_source, list_sources, source_info
@@ -111,7 +111,9 @@ class Service:
         self._reload_lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings, progress: bool = False, as_is: bool = False) -> tuple[Service, BuildReport | None]:
+    def open(
+        cls, settings: Settings, progress: bool = False, as_is: bool = False
+    ) -> tuple[Service, BuildReport | None]:
         """The service with its index, built or refreshed when needed, and what was done.
 
         ``as_is``: an index folder was given without a corpus; when the corpus it was built
@@ -199,7 +201,10 @@ class Service:
         parsed: ParsedFiles = {}
         try:
             report = add_files(
-                list(paths), self.settings.corpus, self.corpus_lock, load_outlets(self.settings.outlets_file),
+                list(paths),
+                self.settings.corpus,
+                self.corpus_lock,
+                load_outlets(self.settings.outlets_file),
                 parsed=parsed,
             )
         except CorpusWriteError as exc:

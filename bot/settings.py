@@ -206,6 +206,7 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
             raise self.fail(key, "a list of numeric Telegram ids", value)
         return frozenset(value)
+
     def has(self, key: str) -> bool:
         return self._get(key, None) is not None
 
@@ -353,7 +354,9 @@ def load_telegram_settings(read: _Reader) -> TelegramSettings:
         **_numbers(read, TelegramSettings, "telegram", {"polling_timeout": (0, 600)}),
         webhook_url=webhook_url,
         webhook_listen=read.text("telegram.webhook.listen", listen) or listen,
-        webhook_port=read.number("telegram.webhook.port", default(TelegramSettings, "webhook_port"), 1, 65535, integer=True),
+        webhook_port=read.number(
+            "telegram.webhook.port", default(TelegramSettings, "webhook_port"), 1, 65535, integer=True
+        ),
         webhook_path=read.text("telegram.webhook.path", default(TelegramSettings, "webhook_path")).strip("/"),
         allowed_chat_ids=read.ids("telegram.allowed_chat_ids"),
         admin_user_ids=read.ids("telegram.admin_user_ids"),

@@ -15,15 +15,31 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_serve(
-    api: FakeBotApi, corpus: Path, index_dir: Path, *extra: str, env: dict | None = None,
-    stdout: int | IO = subprocess.PIPE, stderr: int | IO = subprocess.PIPE,
+    api: FakeBotApi,
+    corpus: Path,
+    index_dir: Path,
+    *extra: str,
+    env: dict | None = None,
+    stdout: int | IO = subprocess.PIPE,
+    stderr: int | IO = subprocess.PIPE,
 ) -> subprocess.Popen:
     """Start ``python -m bot -v serve`` with the token and the Bot API address in its environment.
 
     Pass files as ``stdout``/``stderr`` when the bot logs a lot (a full pipe would block it)."""
     environment = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url, **(env or {}))
     environment.pop("BOT_CONFIG", None)
-    command = [sys.executable, "-m", "bot", "-v", "serve", "--corpus", str(corpus), "--index-dir", str(index_dir), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "-v",
+        "serve",
+        "--corpus",
+        str(corpus),
+        "--index-dir",
+        str(index_dir),
+        *extra,
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=stdout, stderr=stderr, text=True)
 
 

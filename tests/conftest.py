@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, load_settings
 from bot.index.builder import ensure_index
 from bot.index.parts import PassageIndex
+from bot.settings import Settings, load_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 

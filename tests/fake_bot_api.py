@@ -28,10 +28,11 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 TOKEN = "123456789:TEST-fake-token_AbCdEf"
@@ -50,8 +51,16 @@ ENGLISH_USER = {"id": 1003, "is_bot": False, "first_name": "Anna", "language_cod
 GROUP = {"id": -1001234567890, "type": "supergroup", "title": "Phòng biên tập"}
 
 JSON_FIELDS = {
-    "reply_markup", "reply_parameters", "results", "commands", "scope", "entities",
-    "link_preview_options", "allowed_updates", "button", "caption_entities",
+    "reply_markup",
+    "reply_parameters",
+    "results",
+    "commands",
+    "scope",
+    "entities",
+    "link_preview_options",
+    "allowed_updates",
+    "button",
+    "caption_entities",
 }
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
@@ -59,8 +68,22 @@ CALLBACK_DATA_LIMIT = 64
 # --- Telegram's HTML, checked strictly ------------------------------------------------------
 
 TELEGRAM_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-    "blockquote", "tg-spoiler", "span", "tg-emoji",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-spoiler",
+    "span",
+    "tg-emoji",
 }
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z-]*(\s[^<>]*)?>")
@@ -78,8 +101,13 @@ class StrictTelegramHTML(HTMLParser):
         if tag not in TELEGRAM_TAGS:
             raise ValueError(f"unsupported start tag <{tag}>")
         names = {name for name, _ in attrs}
-        allowed = {"a": {"href"}, "span": {"class"}, "code": {"class"}, "tg-emoji": {"emoji-id"},
-                   "blockquote": {"expandable"}}.get(tag, set())
+        allowed = {
+            "a": {"href"},
+            "span": {"class"},
+            "code": {"class"},
+            "tg-emoji": {"emoji-id"},
+            "blockquote": {"expandable"},
+        }.get(tag, set())
         if names - allowed:
             raise ValueError(f"unsupported attribute(s) {sorted(names - allowed)} on <{tag}>")
         if tag == "a" and not dict(attrs).get("href"):
@@ -115,7 +143,9 @@ def telegram_html_to_text(text: str) -> str:
         raise ValueError("unescaped '<' or '>' outside a tag")
     for match in re.finditer("&", without_tags):
         if not _ENTITY.match(without_tags, match.start()):
-            raise ValueError(f"unescaped '&' or unknown entity near {without_tags[match.start():match.start() + 12]!r}")
+            raise ValueError(
+                f"unescaped '&' or unknown entity near {without_tags[match.start() : match.start() + 12]!r}"
+            )
     parser = StrictTelegramHTML()
     parser.feed(text)
     parser.close()
@@ -173,9 +203,9 @@ def entities_for(text: str) -> list[dict[str, Any]]:
     for mention in re.finditer(r"(?<!\w)@[A-Za-z0-9_]{5,32}", text):
         if command and mention.start() < command.end():
             continue
-        entities.append({
-            "type": "mention", "offset": _utf16_len(text[: mention.start()]), "length": _utf16_len(mention.group())
-        })
+        entities.append(
+            {"type": "mention", "offset": _utf16_len(text[: mention.start()]), "length": _utf16_len(mention.group())}
+        )
     return entities
 
 
@@ -217,7 +247,7 @@ class FakeBotApi:
                 super().setup()
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms stalls
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:
                 api._serve(self)
 
             do_GET = do_POST
@@ -328,7 +358,9 @@ class FakeBotApi:
             )
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
-                params[name] = part.get_content() if part.get_content_maintype() == "text" else part.get_payload(decode=True)
+                params[name] = (
+                    part.get_content() if part.get_content_maintype() == "text" else part.get_payload(decode=True)
+                )
         elif body:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         for key in JSON_FIELDS & params.keys():
@@ -340,8 +372,16 @@ class FakeBotApi:
     def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return self.bot
-        if method in ("deleteWebhook", "setWebhook", "setMyCommands", "sendChatAction", "answerCallbackQuery",
-                      "answerInlineQuery", "close", "logOut"):
+        if method in (
+            "deleteWebhook",
+            "setWebhook",
+            "setMyCommands",
+            "sendChatAction",
+            "answerCallbackQuery",
+            "answerInlineQuery",
+            "close",
+            "logOut",
+        ):
             self._check(method, params)
             return True
         if method == "getWebhookInfo":
@@ -444,7 +484,9 @@ class FakeBotApi:
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
     # driving it from tests
-    def flood_every(self, n: int, retry_after: int = 1, methods: tuple[str, ...] = ("sendMessage", "editMessageText")) -> None:
+    def flood_every(
+        self, n: int, retry_after: int = 1, methods: tuple[str, ...] = ("sendMessage", "editMessageText")
+    ) -> None:
         """Answer every ``n``-th call of ``methods`` with 429 Too Many Requests (Telegram's format)."""
         with self.cond:
             self.flood = (n, retry_after, frozenset(methods))
@@ -473,7 +515,10 @@ class FakeBotApi:
         return update
 
     def message(
-        self, text: str, user: dict[str, Any] = USER, chat: dict[str, Any] | None = None,
+        self,
+        text: str,
+        user: dict[str, Any] = USER,
+        chat: dict[str, Any] | None = None,
         reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A user's text message (private chat with ``user`` unless ``chat`` is given)."""
@@ -481,7 +526,11 @@ class FakeBotApi:
         with self.cond:
             self.chats[chat["id"]] = chat
         message = {
-            "message_id": next(self._user_message_ids), "date": int(time.time()), "chat": chat, "from": user, "text": text,
+            "message_id": next(self._user_message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            "text": text,
         }
         entities = entities_for(text)
         if entities:
@@ -498,7 +547,13 @@ class FakeBotApi:
 
     def press(self, message: dict[str, Any], data: str, user: dict[str, Any] = USER) -> dict[str, Any]:
         """Push a button press on a message the bot sent (as the fake server stored it)."""
-        query = {"id": str(next(self._callback_ids)), "from": user, "chat_instance": "1", "data": data, "message": message}
+        query = {
+            "id": str(next(self._callback_ids)),
+            "from": user,
+            "chat_instance": "1",
+            "data": data,
+            "message": message,
+        }
         return self.push(callback_query=query)
 
     def inline(self, query: str, user: dict[str, Any] = USER) -> dict[str, Any]:
@@ -509,7 +564,10 @@ class FakeBotApi:
             return [c for c in self.calls if c.method == method]
 
     def wait_for(
-        self, method: str, where: Callable[[dict[str, Any]], bool] = lambda p: True, count: int = 1,
+        self,
+        method: str,
+        where: Callable[[dict[str, Any]], bool] = lambda p: True,
+        count: int = 1,
         timeout: float = 10.0,
     ) -> list[Call]:
         """The first ``count`` successful calls of ``method`` whose parameters satisfy ``where`` (waits)."""

@@ -91,7 +91,12 @@ def plan(questions: int, private_chats: int, groups: list[int], seed: int = 1) -
     for j, count in enumerate(groups):
         chat = {"id": -1_009_000_000 - j, "type": "supergroup", "title": f"Ban biên tập {j}"}
         for n in range(count):
-            user = {"id": 300_000 + rng.randrange(50), "is_bot": False, "first_name": "Biên tập viên", "language_code": "vi"}
+            user = {
+                "id": 300_000 + rng.randrange(50),
+                "is_bot": False,
+                "first_name": "Biên tập viên",
+                "language_code": "vi",
+            }
             question = rng.choice(QUESTIONS)
             text = f"/ask@{BOT['username']} {question}" if n % 2 == 0 else f"@{BOT['username']} {question}"
             asked.append(Asked(chat, user, text))
@@ -130,7 +135,9 @@ def pace(calls: list[Call]) -> tuple[int, int]:
     return private, group
 
 
-def run_burst(api: FakeBotApi, asked: list[Asked], press_share: float = 0.1, timeout: float = 300, seed: int = 2) -> BurstFigures:
+def run_burst(
+    api: FakeBotApi, asked: list[Asked], press_share: float = 0.1, timeout: float = 300, seed: int = 2
+) -> BurstFigures:
     """Push every question at once, press "more" under some answers, wait for all replies."""
     rng = random.Random(seed)
     figures = BurstFigures(questions=len(asked))
@@ -177,8 +184,12 @@ def run_burst(api: FakeBotApi, asked: list[Asked], press_share: float = 0.1, tim
                 continue
             item.reply = call
             rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
-            more = [b["callback_data"] for row in rows for b in row
-                    if (data := parse_button_data(b.get("callback_data"))) and data.kind == MORE]
+            more = [
+                b["callback_data"]
+                for row in rows
+                for b in row
+                if (data := parse_button_data(b.get("callback_data"))) and data.kind == MORE
+            ]
             if more and rng.random() < press_share:
                 shown = api.current(call)
                 api.press(shown, more[0], user=item.user)
@@ -231,8 +242,11 @@ def table(figures: BurstFigures) -> list[tuple[str, str]]:
         ("answered / lost / duplicated", f"{figures.answered} / {figures.lost} / {figures.duplicates}"),
         ("errors (failed requests other than 429, apologies)", str(figures.errors)),
         ("429 RetryAfter answers by the server (all retried)", str(figures.retry_after_sent)),
-        ("reply latency p50 / p95 / max", f"{figures.latency_p50_ms / 1000:.1f} s / {figures.latency_p95_ms / 1000:.1f} s / "
-                                          f"{figures.latency_max_ms / 1000:.1f} s"),
+        (
+            "reply latency p50 / p95 / max",
+            f"{figures.latency_p50_ms / 1000:.1f} s / {figures.latency_p95_ms / 1000:.1f} s / "
+            f"{figures.latency_max_ms / 1000:.1f} s",
+        ),
         ("whole burst", f"{figures.seconds:.0f} s"),
         ("most messages to one private chat in any 3 s", str(figures.max_private_per_3s)),
         ("most messages to one group in any 60 s", str(figures.max_group_per_minute)),

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.index.builder import ensure_index
 from bot.frontends.messages import load_messages
 from bot.frontends.telegram.app import build_application
-from bot.frontends.telegram.redact import RedactToken, redact_token
-from bot.service import Service
 from bot.frontends.telegram.buttons import MORE, SOURCES, button_data
+from bot.frontends.telegram.redact import RedactToken, redact_token
+from bot.index.builder import ensure_index
+from bot.service import Service
 from conftest import write_article
 from fake_bot_api import ADMIN, BOT, ENGLISH_USER, GROUP, TOKEN, USER, FakeBotApi, running, telegram_html_to_text
 
@@ -35,14 +35,25 @@ def _to(chat_id: int):
 
 
 def _texts(api: FakeBotApi, chat_id: int) -> list[str]:
-    return [telegram_html_to_text(c.params["text"]) for c in api.calls_of("sendMessage") + api.calls_of("editMessageText")
-            if c.error is None and int(c.params["chat_id"]) == chat_id]
+    return [
+        telegram_html_to_text(c.params["text"])
+        for c in api.calls_of("sendMessage") + api.calls_of("editMessageText")
+        if c.error is None and int(c.params["chat_id"]) == chat_id
+    ]
 
 
 def test_allow_list_holds_for_every_kind_of_update(shipped):
     settings, index = shipped
-    with FakeBotApi() as api, bot_running(api, settings, index, allowed_chat_ids=frozenset({USER["id"], GROUP["id"]}),
-                                          admin_user_ids=frozenset({STRANGER["id"]})):
+    with (
+        FakeBotApi() as api,
+        bot_running(
+            api,
+            settings,
+            index,
+            allowed_chat_ids=frozenset({USER["id"], GROUP["id"]}),
+            admin_user_ids=frozenset({STRANGER["id"]}),
+        ),
+    ):
         api.send(QUESTION)  # an allowed chat, for a real answer and real buttons
         answer = api.wait_for("sendMessage", _to(USER["id"]))[0]
         more = next(b["callback_data"] for row in answer.params["reply_markup"]["inline_keyboard"] for b in row)
@@ -80,7 +91,9 @@ def test_admin_commands_refuse_everyone_else(shipped):
         done = api.wait_for("sendMessage", _to(GROUP["id"]), count=2, timeout=30)[1]
     for reply in (refused, in_group):
         assert telegram_html_to_text(reply.params["text"]) == MESSAGES.get("admin_only")
-    assert telegram_html_to_text(done.params["text"]).startswith(MESSAGES.get("reload_done", articles=5, passages=index.n_passages))
+    assert telegram_html_to_text(done.params["text"]).startswith(
+        MESSAGES.get("reload_done", articles=5, passages=index.n_passages)
+    )
     with FakeBotApi() as api, bot_running(api, settings, index):  # no admins configured: nobody may reload
         api.send("/reload", user=ADMIN)
         nobody = api.wait_for("sendMessage", _to(ADMIN["id"]))[0]
@@ -107,10 +120,24 @@ def test_forged_and_stale_buttons_never_show_other_content(shipped):
         for target, data in forged:
             api.press(target, data, user=STRANGER if target is theirs else USER)
         # a press on an inline message (no message at all) and on a message Telegram no longer shows
-        api.push(callback_query={"id": "900", "from": USER, "chat_instance": "1", "inline_message_id": "AbC",
-                                 "data": button_data(MORE, 3, QUESTION)})
-        api.push(callback_query={"id": "901", "from": USER, "chat_instance": "1", "data": button_data(MORE, 3, QUESTION),
-                                 "message": {"chat": answer["chat"], "message_id": answer["message_id"], "date": 0}})
+        api.push(
+            callback_query={
+                "id": "900",
+                "from": USER,
+                "chat_instance": "1",
+                "inline_message_id": "AbC",
+                "data": button_data(MORE, 3, QUESTION),
+            }
+        )
+        api.push(
+            callback_query={
+                "id": "901",
+                "from": USER,
+                "chat_instance": "1",
+                "data": button_data(MORE, 3, QUESTION),
+                "message": {"chat": answer["chat"], "message_id": answer["message_id"], "date": 0},
+            }
+        )
         replies = api.wait_for("answerCallbackQuery", count=len(forged) + 2)
         time.sleep(0.3)
     assert all(r.params.get("text") == MESSAGES.get("stale_button") for r in replies)
@@ -131,11 +158,25 @@ def test_markup_in_the_corpus_is_shown_as_text(shipped, tmp_path, markup):
     settings, _ = shipped
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    write_article(corpus, "a.md", f"Cảng Cái Mép {markup} đón tàu lớn", f"Cảng Cái Mép {markup} đã đón tàu container "
-                  "trọng tải 200.000 tấn vào sáng thứ Hai, theo thông báo của Cảng vụ Hàng hải Vũng Tàu về lịch tàu.",
-                  id=f"x{markup}", source=f"Báo {markup}", date="2024-03-04")
-    write_article(corpus, "b.md", "Hà Nội mở tuyến buýt điện", "Hà Nội mở thêm tuyến xe buýt điện nối nội thành "
-                  "với sân bay Nội Bài từ tháng Sáu, giá vé không đổi so với tuyến cũ.", id="b", date="2024-03-01")
+    write_article(
+        corpus,
+        "a.md",
+        f"Cảng Cái Mép {markup} đón tàu lớn",
+        f"Cảng Cái Mép {markup} đã đón tàu container "
+        "trọng tải 200.000 tấn vào sáng thứ Hai, theo thông báo của Cảng vụ Hàng hải Vũng Tàu về lịch tàu.",
+        id=f"x{markup}",
+        source=f"Báo {markup}",
+        date="2024-03-04",
+    )
+    write_article(
+        corpus,
+        "b.md",
+        "Hà Nội mở tuyến buýt điện",
+        "Hà Nội mở thêm tuyến xe buýt điện nối nội thành "
+        "với sân bay Nội Bài từ tháng Sáu, giá vé không đổi so với tuyến cũ.",
+        id="b",
+        date="2024-03-01",
+    )
     settings = settings.with_paths(corpus, tmp_path / "index")
     index, _ = ensure_index(settings)
     with FakeBotApi() as api, bot_running(api, settings, index):

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.search.bm25 import BM25Params, best_passages, score_touched, top_k
 from bot.index.keys import term_hash
 from bot.index.postings import build_arrays
 from bot.index.segmenter import SegmentedArticle, pack_article
-from bot.search.bm25 import length_norms, Postings, range_bounds
+from bot.search.bm25 import BM25Params, Postings, best_passages, length_norms, range_bounds, score_touched, top_k
 
 
 def _index(corpus: list[list[str]], epsilon: float = 0.25):
@@ -95,8 +94,17 @@ def test_scores_and_top_k_equal_rank_bm25(seed: int) -> None:
         ref_docs = np.flatnonzero(positive)
         ref_order = sorted(ref_docs, key=lambda d: (-expected[d], d))[:k]
         avgdl = int(arrays["doc_len"].sum()) / len(arrays["doc_len"])
-        best, touched = best_passages(postings, idf, weights, norms, params.k1, k, b=params.b, avgdl=avgdl,
-                                      seed_postings=rng.choice([0, 1, 50, 20_000]))
+        best, touched = best_passages(
+            postings,
+            idf,
+            weights,
+            norms,
+            params.k1,
+            k,
+            b=params.b,
+            avgdl=avgdl,
+            seed_postings=rng.choice([0, 1, 50, 20_000]),
+        )
         assert [d for d, _ in best] == [int(d) for d in ref_order]
         assert [s for _, s in best] == [float(expected[d]) for d in ref_order]
         assert touched <= int(positive.sum())
@@ -144,8 +152,18 @@ def test_top_k_over_many_windows_with_tied_copies(seed: int) -> None:
         k = rng.choice([1, 3, 10, 30])
         ref = sorted(np.flatnonzero(expected > 0), key=lambda d: (-expected[d], d))[:k]
         for split_from in (0, len(corpus) + 1):  # halves in two threads, then all in one
-            best, _ = best_passages(postings, idf, weights, norms, params.k1, k, b=params.b, avgdl=avgdl,
-                                    seed_postings=rng.choice([0, 256]), split_from=split_from)
+            best, _ = best_passages(
+                postings,
+                idf,
+                weights,
+                norms,
+                params.k1,
+                k,
+                b=params.b,
+                avgdl=avgdl,
+                seed_postings=rng.choice([0, 256]),
+                split_from=split_from,
+            )
             assert [d for d, _ in best] == [int(d) for d in ref]
             assert [s for _, s in best] == [float(expected[d]) for d in ref]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.search.bm25 import okapi_idf
 from bot.index.postings import postings_from_stream, stable_hash_order
+from bot.search.bm25 import okapi_idf
 
 
 def _streams(seed: int) -> list[np.ndarray]:
@@ -46,8 +46,12 @@ def _reference(hashes: np.ndarray, tfs: np.ndarray, n_terms: np.ndarray, epsilon
     ptr = np.concatenate([[0], np.cumsum(df)])
     post_tf = np.minimum(tfs[order], 65535).astype(np.uint16)
     return {
-        "term_hash": np.array(terms, dtype=np.uint64), "term_ptr": ptr, "term_idf": idf,
-        "term_order": np.argsort(appearance), "post_doc": docs[order], "post_tf": post_tf,
+        "term_hash": np.array(terms, dtype=np.uint64),
+        "term_ptr": ptr,
+        "term_idf": idf,
+        "term_order": np.argsort(appearance),
+        "post_doc": docs[order],
+        "post_tf": post_tf,
         "term_tfmax": np.array([post_tf[a:b].max() for a, b in zip(ptr[:-1], ptr[1:])], dtype=np.uint16),
     }
 

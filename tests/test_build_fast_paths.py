@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from pyvi import ViTokenizer
 
-from bot.text import pyvi_fast
-from bot.settings import load_settings
 from bot.corpus.article import Article
 from bot.index.segmenter import Segmenter, pack_article
+from bot.settings import load_settings
+from bot.text import pyvi_fast
+from bot.text.normalize import fold_accents, normalize
 from bot.text.passages import split_article
 from bot.text.terms import TermOptions, index_term_counts, index_terms
-from bot.text.normalize import fold_accents, normalize
 
 QUIRKS = [
     "Nghị quyết 128/NQ-CP ngày 11/10/2021 của Chính phủ",
@@ -34,7 +34,7 @@ QUIRKS = [
     "Email: ban.bien.tap@baochinhphu.vn; web https://baochinhphu.vn/tin-tuc?id=1",
     "Mr. Smith, Dr. Lan và ThS. Minh ==> kết quả -> tốt... >> xem",
     "ĐẠI HỘI ĐẢNG BỘ TỈNH QUẢNG NINH LẦN THỨ XV",
-    "\"Trích dẫn\" (ngoặc) [vuông] {nhọn} — gạch dài – ngắn … ba chấm",
+    '"Trích dẫn" (ngoặc) [vuông] {nhọn} — gạch dài – ngắn … ba chấm',
     "Tp. Đà Nẵng, Q.1, P.Bến Nghé; 10h30 ngày 2-9",
     "   ",
     "!!!",
@@ -45,7 +45,7 @@ QUIRKS = [
     "Ông Nguyễn Văn A - Chủ tịch UBND tỉnh; bà Trần Thị B, Phó Bí thư",
     "ΟΔΟΣ Σ xΣ ΣΣ İstanbul ĐẠI HỘİ Hà Nội",  # str.lower looks at context (final sigma)
 ]
-PUNCT = [",", ".", ":", ";", "!", "?", "(", ")", "\"", "-", "/", "...", "–", "%", "==>", "_"]
+PUNCT = [",", ".", ":", ";", "!", "?", "(", ")", '"', "-", "/", "...", "–", "%", "==>", "_"]
 EXTRA = ["2020", "128/NQ-CP", "1/8/2014", "TP.", "XIII.", "3.5", "1,000", "COVID-19", "a_b", "ĐU", "TW", "II"]
 
 
@@ -198,8 +198,12 @@ def test_exact_terms_equal_their_definition(lines: list[str]) -> None:
     from bot.text.terms import exact_terms
 
     settings = load_settings()
-    variants = [settings.terms, TermOptions(), replace(settings.terms, words=False, bigrams=False, codes=False),
-                replace(settings.terms, min_word_syllables=2)]
+    variants = [
+        settings.terms,
+        TermOptions(),
+        replace(settings.terms, words=False, bigrams=False, codes=False),
+        replace(settings.terms, min_word_syllables=2),
+    ]
     for options in variants:
         for line in lines[:400]:
             text = normalize(line)
@@ -215,7 +219,11 @@ def test_canonical_tones_equals_its_nfd_definition() -> None:
         return unicodedata.normalize("NFC", _OLD_TONE_RE.sub(_move_tone, unicodedata.normalize("NFD", text)))
 
     rng = random.Random(5)
-    alphabet = list("oOaAeEuUyYqQ hn.") + list("àáảãạèéẻẽẹỳýỷỹỵÀÉỶậặệôơâăêòóÒ") + ["\u0300", "\u0301", "\u0309", "\u0303", "\u0323", "\u0302"]
+    alphabet = (
+        list("oOaAeEuUyYqQ hn.")
+        + list("àáảãạèéẻẽẹỳýỷỹỵÀÉỶậặệôơâăêòóÒ")
+        + ["\u0300", "\u0301", "\u0309", "\u0303", "\u0323", "\u0302"]
+    )
     samples = ["hoà", "khoẻ", "thuỷ", "tuỵ", "quà", "hòa", "Hoà Bình", "HOÀ", "oà.", "hoàn", "toạ", "xoè", "uỷ ban"]
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20000)]
     for text in samples:

@@ -1,7 +1,7 @@
 import re
 
-from bot.text.cleaning import clean_lines, split_byline
 from bot.corpus.loading import load_corpus
+from bot.text.cleaning import clean_lines, split_byline
 from bot.text.passages import split_article
 from conftest import PROJECT
 
@@ -56,7 +56,10 @@ def test_rules_work_on_a_new_page_of_the_same_kind():
 
 
 def test_a_real_paragraph_ending_with_an_ellipsis_is_kept():
-    text = "Đoạn mở đầu của bài viết về hội nghị.\n" + "Báo cáo cũng cần xác định nội dung xây dựng thể chế làm khâu đột phá…"
+    text = (
+        "Đoạn mở đầu của bài viết về hội nghị.\n"
+        + "Báo cáo cũng cần xác định nội dung xây dựng thể chế làm khâu đột phá…"
+    )
     assert clean_lines(text)[-1].endswith("đột phá…")
 
 

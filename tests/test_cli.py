@@ -50,7 +50,13 @@ def test_ask_json_shape(index_dir):
 
 @pytest.mark.slow
 def test_ask_reads_questions_from_stdin_one_json_per_line(index_dir):
-    questions = ["Bao nhiêu đảng viên bị thi hành kỷ luật đảng?", "", "😀😀", "Giá vàng hôm nay bao nhiêu?", "x" * 10_000]
+    questions = [
+        "Bao nhiêu đảng viên bị thi hành kỷ luật đảng?",
+        "",
+        "😀😀",
+        "Giá vàng hôm nay bao nhiêu?",
+        "x" * 10_000,
+    ]
     out = run("ask", "-", "--json", stdin="\n".join(questions) + "\n", index_dir=index_dir)
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
@@ -119,10 +125,24 @@ def test_invalid_setting_names_the_key(tmp_path):
 def test_bad_corpus_file_is_reported_and_others_answer(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    write_article(corpus, "001-ok.md", "Hội nghị chuyển đổi số", "Sáng 6/9, thành phố tổ chức hội nghị chuyển đổi số với 300 đại biểu.", date="2021-09-06", source="Báo A")
+    write_article(
+        corpus,
+        "001-ok.md",
+        "Hội nghị chuyển đổi số",
+        "Sáng 6/9, thành phố tổ chức hội nghị chuyển đổi số với 300 đại biểu.",
+        date="2021-09-06",
+        source="Báo A",
+    )
     (corpus / "002-bad.md").write_text("---\ntitle: x\ndate: 2021-02-30\n---\nNội dung.", encoding="utf-8")
     (corpus / "003-bin.txt").write_bytes(b"\xff\xfe\x00\x01binary")
-    out = run("ask", "hội nghị chuyển đổi số có bao nhiêu đại biểu", "--json", "--corpus", str(corpus), index_dir=tmp_path / "idx")
+    out = run(
+        "ask",
+        "hội nghị chuyển đổi số có bao nhiêu đại biểu",
+        "--json",
+        "--corpus",
+        str(corpus),
+        index_dir=tmp_path / "idx",
+    )
     assert out.returncode == 0, out.stderr
     assert "002-bad.md" in out.stderr and "bad date" in out.stderr
     assert "003-bin.txt" in out.stderr and "UTF-8" in out.stderr
@@ -156,8 +176,14 @@ def test_an_index_whose_corpus_is_gone_is_used_as_it_is(tmp_path):
     the default corpus (that would silently throw a big index away)."""
     corpus = tmp_path / "elsewhere"
     corpus.mkdir()
-    write_article(corpus, "a.md", "Cầu Vàng đón khách", "Cây cầu đi bộ ở Bà Nà đón 5.000 lượt khách mỗi ngày. " * 8,
-                  source="Báo Đà Nẵng", date="2023-06-01")
+    write_article(
+        corpus,
+        "a.md",
+        "Cầu Vàng đón khách",
+        "Cây cầu đi bộ ở Bà Nà đón 5.000 lượt khách mỗi ngày. " * 8,
+        source="Báo Đà Nẵng",
+        date="2023-06-01",
+    )
     folder = tmp_path / "index"
     assert run("index", "--corpus", str(corpus), index_dir=folder).returncode == 0
     (corpus / "a.md").unlink()

@@ -28,7 +28,12 @@ def test_no_command_without_token_opens_the_console_chat(shipped, tmp_path):
     environment["BOT_CONFIG"] = str(tmp_path / "settings.yaml")
     question = "ket nap bao nhieu dang vien"
     result = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
         input=f"{question}\n/more\n/sources ha noi\n/source\n/quit\nnot read\n",
     )
     assert result.returncode == 0, result.stderr

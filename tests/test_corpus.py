@@ -36,7 +36,9 @@ def test_shipped_files_are_named_after_their_seed_prefix():
 
 
 def test_bad_files_are_reported_and_the_rest_load(tmp_path):
-    write_article(tmp_path, "001-good.md", "Bài tốt", "Nội dung bài viết về đại hội.", date="2020-08-04", source="Báo A")
+    write_article(
+        tmp_path, "001-good.md", "Bài tốt", "Nội dung bài viết về đại hội.", date="2020-08-04", source="Báo A"
+    )
     (tmp_path / "002-broken.md").write_text("---\ntitle: [unclosed\n---\nText", encoding="utf-8")
     write_article(tmp_path, "003-baddate.md", "Bài ngày sai", "Nội dung.", date="2020-13-45")
     (tmp_path / "004-latin1.txt").write_bytes("Tiếng Việt".encode("utf-16"))
@@ -55,12 +57,24 @@ def test_bad_files_are_reported_and_the_rest_load(tmp_path):
 def test_jsonl_gz_corpus_with_bad_lines(tmp_path):
     path = tmp_path / "export.jsonl.gz"
     lines = [
-        json.dumps({"id": "a1", "title": "Tin một", "text": "Nội dung một.", "source": "Báo B", "date": "20200804", "url": "https://x.vn/1"}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "a1",
+                "title": "Tin một",
+                "text": "Nội dung một.",
+                "source": "Báo B",
+                "date": "20200804",
+                "url": "https://x.vn/1",
+            },
+            ensure_ascii=False,
+        ),
         "not json",
         json.dumps([1, 2]),
         json.dumps({"id": "a2", "title": "Không có nội dung"}),
         json.dumps({"id": "a3", "title": "Ngày hỏng", "text": "x", "date": "hôm qua"}, ensure_ascii=False),
-        json.dumps({"title": "Không id", "text": "Nội dung bốn.", "date": "2021-05-01T08:00:00+07:00"}, ensure_ascii=False),
+        json.dumps(
+            {"title": "Không id", "text": "Nội dung bốn.", "date": "2021-05-01T08:00:00+07:00"}, ensure_ascii=False
+        ),
     ]
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")

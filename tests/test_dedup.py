@@ -30,7 +30,9 @@ def _finder(*articles: Article) -> DuplicateFinder:
 
 
 def test_url_key_ignores_scheme_www_tracking_and_trailing_slash() -> None:
-    assert url_key("https://www.Example.vn/tin/bai-1.html?utm_source=fb#top") == url_key("http://example.vn/tin/bai-1.html")
+    assert url_key("https://www.Example.vn/tin/bai-1.html?utm_source=fb#top") == url_key(
+        "http://example.vn/tin/bai-1.html"
+    )
     assert url_key("https://example.vn/tin/") == url_key("https://example.vn/tin")
     assert url_key("https://example.vn/tin?id=1") != url_key("https://example.vn/tin?id=2")
     assert url_key("") is None and url_key(None) is None

@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 from bot.frontends.cli import main
-from bot.frontends.evaluate import EvalQuestion, Outcome, calibrate, context_ranking, gold_rank, load_questions, mrr_at, precision_at_1, recall_at, select_half, summarize
+from bot.frontends.evaluate import (
+    EvalQuestion,
+    Outcome,
+    calibrate,
+    context_ranking,
+    gold_rank,
+    load_questions,
+    mrr_at,
+    precision_at_1,
+    recall_at,
+    select_half,
+    summarize,
+)
 
 # --- metrics on hand-made rankings ------------------------------------------------------
 
@@ -47,7 +59,13 @@ def test_summarize_measures_the_ranking_and_reports_refusals_apart():
     assert report.answered == pytest.approx(0.75)
     assert report.ms_per_question == pytest.approx(50.0)
     assert set(report.to_json()) == {
-        "questions", "p_at_1", "r_at_5", "r_at_10", "mrr_at_10", "answered", "ms_per_question",
+        "questions",
+        "p_at_1",
+        "r_at_5",
+        "r_at_10",
+        "mrr_at_10",
+        "answered",
+        "ms_per_question",
     }
 
 
@@ -74,18 +92,42 @@ def test_select_half_splits_the_questions_in_two_stable_halves():
 # --- the command on a tiny benchmark ----------------------------------------------------
 
 CONTEXTS = [
-    ("c1", "Sông Hồng", "Sông Hồng bắt nguồn từ tỉnh Vân Nam, Trung Quốc, chảy qua Lào Cai, Yên Bái, Phú Thọ "
-     "rồi qua Hà Nội trước khi đổ ra vịnh Bắc Bộ. Phù sa của sông bồi đắp nên đồng bằng châu thổ rộng lớn."),
-    ("c2", "Cà phê", "Việt Nam là nước xuất khẩu cà phê lớn thứ hai thế giới. Phần lớn cà phê được trồng ở "
-     "Tây Nguyên, nhất là Đắk Lắk, với giống Robusta chiếm hơn chín phần mười sản lượng."),
-    ("c3", "Vịnh Hạ Long", "Vịnh Hạ Long ở Quảng Ninh có gần hai nghìn hòn đảo đá vôi. UNESCO công nhận "
-     "vịnh là di sản thiên nhiên thế giới lần đầu vào năm 1994."),
-    ("c4", "Bóng đá", "Đội tuyển bóng đá Việt Nam vô địch AFF Cup năm 2008 và năm 2018 dưới sự dẫn dắt "
-     "của huấn luyện viên Park Hang-seo ở lần thứ hai."),
-    ("c5", "Phở", "Phở là món ăn gồm bánh phở, nước dùng hầm từ xương bò và thảo mộc như quế, hồi, "
-     "gừng nướng. Phở bò Nam Định và phở Hà Nội nổi tiếng khắp cả nước."),
-    ("c6", "Điện Biên Phủ", "Chiến dịch Điện Biên Phủ kết thúc ngày 7 tháng 5 năm 1954 với chiến thắng "
-     "của Quân đội nhân dân Việt Nam do Đại tướng Võ Nguyên Giáp chỉ huy."),
+    (
+        "c1",
+        "Sông Hồng",
+        "Sông Hồng bắt nguồn từ tỉnh Vân Nam, Trung Quốc, chảy qua Lào Cai, Yên Bái, Phú Thọ "
+        "rồi qua Hà Nội trước khi đổ ra vịnh Bắc Bộ. Phù sa của sông bồi đắp nên đồng bằng châu thổ rộng lớn.",
+    ),
+    (
+        "c2",
+        "Cà phê",
+        "Việt Nam là nước xuất khẩu cà phê lớn thứ hai thế giới. Phần lớn cà phê được trồng ở "
+        "Tây Nguyên, nhất là Đắk Lắk, với giống Robusta chiếm hơn chín phần mười sản lượng.",
+    ),
+    (
+        "c3",
+        "Vịnh Hạ Long",
+        "Vịnh Hạ Long ở Quảng Ninh có gần hai nghìn hòn đảo đá vôi. UNESCO công nhận "
+        "vịnh là di sản thiên nhiên thế giới lần đầu vào năm 1994.",
+    ),
+    (
+        "c4",
+        "Bóng đá",
+        "Đội tuyển bóng đá Việt Nam vô địch AFF Cup năm 2008 và năm 2018 dưới sự dẫn dắt "
+        "của huấn luyện viên Park Hang-seo ở lần thứ hai.",
+    ),
+    (
+        "c5",
+        "Phở",
+        "Phở là món ăn gồm bánh phở, nước dùng hầm từ xương bò và thảo mộc như quế, hồi, "
+        "gừng nướng. Phở bò Nam Định và phở Hà Nội nổi tiếng khắp cả nước.",
+    ),
+    (
+        "c6",
+        "Điện Biên Phủ",
+        "Chiến dịch Điện Biên Phủ kết thúc ngày 7 tháng 5 năm 1954 với chiến thắng "
+        "của Quân đội nhân dân Việt Nam do Đại tướng Võ Nguyên Giáp chỉ huy.",
+    ),
 ]
 QUESTIONS = [
     ("q1", "Sông Hồng bắt nguồn từ đâu?", "c1"),
@@ -139,9 +181,11 @@ def test_eval_command_counts_a_wrong_or_missing_gold_id_as_a_miss(bench, capsys,
     contexts, _ = bench
     wrong = _write_jsonl(
         tmp_path / "wrong.jsonl",
-        [{"question": "Sông Hồng bắt nguồn từ đâu?", "gold_context_id": "c5"},
-         {"question": "Ai chỉ huy chiến dịch Điện Biên Phủ?", "gold_context_id": "c6"},
-         {"question": "Phở nấu bằng gì?", "gold_context_id": "nowhere"}],
+        [
+            {"question": "Sông Hồng bắt nguồn từ đâu?", "gold_context_id": "c5"},
+            {"question": "Ai chỉ huy chiến dịch Điện Biên Phủ?", "gold_context_id": "c6"},
+            {"question": "Phở nấu bằng gì?", "gold_context_id": "nowhere"},
+        ],
     )
     assert main(["eval", "--contexts", str(contexts), "--questions", str(wrong), "--json"]) == 0
     captured = capsys.readouterr()
@@ -203,7 +247,9 @@ def test_a_bad_context_line_is_reported_and_the_rest_is_measured(bench, capsys, 
     contexts, questions = bench
     broken = tmp_path / "broken.jsonl"
     lines = contexts.read_text(encoding="utf-8").splitlines()
-    broken.write_text("\n".join(lines[:2] + ['{"id": "c9", "title": "Hỏng", "text": '] + lines[2:]) + "\n", encoding="utf-8")
+    broken.write_text(
+        "\n".join(lines[:2] + ['{"id": "c9", "title": "Hỏng", "text": '] + lines[2:]) + "\n", encoding="utf-8"
+    )
     assert main(["eval", "--contexts", str(broken), "--questions", str(questions), "--json"]) == 0
     captured = capsys.readouterr()
     assert "broken.jsonl" in captured.err and "warning: skipped" in captured.err

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from bot.index.builder import ensure_index
-
 from bot.index.storage import current_version
 from bot_process import ROOT, start_serve, stop
 from fake_bot_api import ADMIN, TOKEN, USER, FakeBotApi, telegram_html_to_text
@@ -58,7 +57,9 @@ def test_damaged_index_is_rebuilt_at_start_up_and_at_reload(shipped, tmp_path):
             first = telegram_html_to_text(api.wait_for("sendMessage", _to(USER["id"]))[0].params["text"])
             _flip_last_byte(next(current_version(settings.index_dir).glob("*.post_tf.npy")))  # under the running bot
             api.send("/reload", user=ADMIN)
-            reloaded = telegram_html_to_text(api.wait_for("sendMessage", _to(ADMIN["id"]), timeout=60)[0].params["text"])
+            reloaded = telegram_html_to_text(
+                api.wait_for("sendMessage", _to(ADMIN["id"]), timeout=60)[0].params["text"]
+            )
             api.send(QUESTION)
             second = telegram_html_to_text(api.wait_for("sendMessage", _to(USER["id"]), count=2)[1].params["text"])
         finally:
@@ -98,8 +99,15 @@ def test_sigterm_sends_the_answers_in_flight_then_exits_cleanly(shipped):
     assert all(r.error is None and r.at < signalled < r.done for r in replies)  # in flight when the signal came
     assert all("Vương Đình Huệ" in telegram_html_to_text(r.params["text"]) for r in replies)
     assert "Traceback" not in err
-    report("sigterm", [("SIGTERM with answers in flight: sent / exit code / exit time",
-                        f"{len(replies)} of {len(users)} / {process.returncode} / {stopped - signalled:.1f} s")])
+    report(
+        "sigterm",
+        [
+            (
+                "SIGTERM with answers in flight: sent / exit code / exit time",
+                f"{len(replies)} of {len(users)} / {process.returncode} / {stopped - signalled:.1f} s",
+            )
+        ],
+    )
 
 
 def test_bot_api_outage_and_unreachable_server_are_survived(shipped):
@@ -137,8 +145,17 @@ def test_bot_api_outage_and_unreachable_server_are_survived(shipped):
     assert TOKEN.lower() not in (out + err).lower()  # …and the bot never repeated it, in any case
     assert "/bot<token>/sendmessage" in err.lower() and "/bot<token>/getupdates" in err.lower()
     assert "Bot API unreachable, retrying" in err and err.count("Traceback") == 1  # the 4xx; polls: one line each
-    report("outage", [
-        ("Bot API answering 502 for 4 s: failed polls / answer after recovery", f"{len(failed)} / {recovered_5xx:.1f} s"),
-        ("Bot API unreachable for 4 s: answer after recovery", f"{recovered_down:.1f} s"),
-        ("token in the bot's output (server echoed it in 4xx and 5xx errors)", str((out + err).lower().count(TOKEN.lower()))),
-    ])
+    report(
+        "outage",
+        [
+            (
+                "Bot API answering 502 for 4 s: failed polls / answer after recovery",
+                f"{len(failed)} / {recovered_5xx:.1f} s",
+            ),
+            ("Bot API unreachable for 4 s: answer after recovery", f"{recovered_down:.1f} s"),
+            (
+                "token in the bot's output (server echoed it in 4xx and 5xx errors)",
+                str((out + err).lower().count(TOKEN.lower())),
+            ),
+        ],
+    )

@@ -13,7 +13,9 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import TypeHandler
 
@@ -25,23 +27,73 @@ from figures import FULL, report
 from test_fuzz_text import TEXT
 
 CASES = 1500 if FULL else 150
-PREFIX = st.sampled_from(["", "", "/ask ", f"/ask@{BOT['username']} ", f"@{BOT['username']} ", "/source ", "/sources ",
-                          "/start", "/help", "/reload", "/ask@OtherBot ", "/", "@", "/ask\n"])
+PREFIX = st.sampled_from(
+    [
+        "",
+        "",
+        "/ask ",
+        f"/ask@{BOT['username']} ",
+        f"@{BOT['username']} ",
+        "/source ",
+        "/sources ",
+        "/start",
+        "/help",
+        "/reload",
+        "/ask@OtherBot ",
+        "/",
+        "@",
+        "/ask\n",
+    ]
+)
 ENTITY = st.fixed_dictionaries(
-    {"type": st.sampled_from(["bot_command", "mention", "bold", "italic", "url", "hashtag", "code", "pre", "spoiler",
-                              "text_link", "blockquote"]),
-     "offset": st.integers(0, 400), "length": st.integers(0, 400)},
+    {
+        "type": st.sampled_from(
+            [
+                "bot_command",
+                "mention",
+                "bold",
+                "italic",
+                "url",
+                "hashtag",
+                "code",
+                "pre",
+                "spoiler",
+                "text_link",
+                "blockquote",
+            ]
+        ),
+        "offset": st.integers(0, 400),
+        "length": st.integers(0, 400),
+    },
     optional={"url": st.just("https://example.org/x")},
 )
 MESSAGE_TEXT = st.tuples(PREFIX, TEXT).map("".join)
 CHAT_TYPE = st.sampled_from(["private", "group", "supergroup", "channel"])
-KIND = st.sampled_from(["message", "edited_message", "channel_post", "edited_channel_post", "caption", "sticker",
-                        "forwarded", "reply", "callback_query", "inline_query", "empty"])
-CASE = st.fixed_dictionaries({
-    "kind": KIND, "chat_type": CHAT_TYPE, "text": MESSAGE_TEXT, "entities": st.lists(ENTITY, max_size=4),
-    "data": st.one_of(st.text(max_size=70), st.from_regex(r"[msp]\|\d{1,6}\|[0-9a-f]{8}", fullmatch=True)),
-    "lang": st.sampled_from([None, "vi", "en", "zz", ""]),
-})
+KIND = st.sampled_from(
+    [
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "caption",
+        "sticker",
+        "forwarded",
+        "reply",
+        "callback_query",
+        "inline_query",
+        "empty",
+    ]
+)
+CASE = st.fixed_dictionaries(
+    {
+        "kind": KIND,
+        "chat_type": CHAT_TYPE,
+        "text": MESSAGE_TEXT,
+        "entities": st.lists(ENTITY, max_size=4),
+        "data": st.one_of(st.text(max_size=70), st.from_regex(r"[msp]\|\d{1,6}\|[0-9a-f]{8}", fullmatch=True)),
+        "lang": st.sampled_from([None, "vi", "en", "zz", ""]),
+    }
+)
 
 
 class Watch(logging.Handler):
@@ -98,8 +150,15 @@ def fuzz_bot(shipped):
                 yield bot
         finally:
             logging.getLogger().removeHandler(watch)
-    report("fuzz_handlers", [("odd updates through the handlers: cases / exceptions escaping / refused replies",
-                              f"{bot.tried} / {len(bot.errors)} / {len([c for c in api.calls if c.error])}")])
+    report(
+        "fuzz_handlers",
+        [
+            (
+                "odd updates through the handlers: cases / exceptions escaping / refused replies",
+                f"{bot.tried} / {len(bot.errors)} / {len([c for c in api.calls if c.error])}",
+            )
+        ],
+    )
 
 
 def _update(bot: FuzzBot, case: dict[str, Any]) -> dict[str, Any]:
@@ -117,11 +176,22 @@ def _update(bot: FuzzBot, case: dict[str, Any]) -> dict[str, Any]:
     if chat["type"] != "channel":
         message["from"] = user
     if kind == "caption":
-        message.update(photo=[{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}], caption=text,
-                       caption_entities=case["entities"])
+        message.update(
+            photo=[{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}],
+            caption=text,
+            caption_entities=case["entities"],
+        )
     elif kind == "sticker":
-        message["sticker"] = {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 512, "height": 512,
-                              "is_animated": False, "is_video": False, "emoji": text[:2] or "🙂"}
+        message["sticker"] = {
+            "file_id": "s",
+            "file_unique_id": "s",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": text[:2] or "🙂",
+        }
     else:
         message["text"] = text
         if case["entities"]:
@@ -133,8 +203,15 @@ def _update(bot: FuzzBot, case: dict[str, Any]) -> dict[str, Any]:
     if kind in ("edited_message", "edited_channel_post"):
         message["edit_date"] = int(time.time())
     if kind == "callback_query":
-        return {"callback_query": {"id": str(n), "from": user, "chat_instance": "1", "data": case["data"],
-                                   "message": dict(message, text=f"Kết quả cho: {text}", **{"from": BOT})}}
+        return {
+            "callback_query": {
+                "id": str(n),
+                "from": user,
+                "chat_instance": "1",
+                "data": case["data"],
+                "message": dict(message, text=f"Kết quả cho: {text}", **{"from": BOT}),
+            }
+        }
     if kind == "inline_query":
         return {"inline_query": {"id": str(n), "from": user, "query": text[:256], "offset": ""}}
     if kind == "empty":
@@ -147,8 +224,16 @@ def _update(bot: FuzzBot, case: dict[str, Any]) -> dict[str, Any]:
 
 @hsettings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(CASE)
-@example({"kind": "message", "chat_type": "group", "text": "𐀀 @TinTucBot", "data": "", "lang": None,  # found by the fuzzer:
-          "entities": [{"type": "mention", "offset": 0, "length": 1}]})  # an entity cutting a surrogate pair
+@example(
+    {
+        "kind": "message",
+        "chat_type": "group",
+        "text": "𐀀 @TinTucBot",
+        "data": "",
+        "lang": None,  # found by the fuzzer:
+        "entities": [{"type": "mention", "offset": 0, "length": 1}],
+    }
+)  # an entity cutting a surrogate pair
 def test_odd_updates_never_escape_and_replies_stay_valid(fuzz_bot, case):
     api = fuzz_bot.api
     start, errors = len(api.calls), len(fuzz_bot.errors)

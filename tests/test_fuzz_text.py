@@ -3,8 +3,9 @@
 import unicodedata
 
 import pytest
-
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from bot.answer.compose import answer_question
 from bot.text.normalize import fold_accents, normalize
@@ -12,8 +13,36 @@ from bot.text.terms import highlight_spans, index_terms, query_terms
 from figures import FULL, report
 
 ODD = st.sampled_from(
-    ["\u200b", "\u200f", "\u202e", "\ufeff", "\u0301", "\u0323", "\x00", "\x07", "\x1b", "\r", "\n", "_", "/", "-",
-     "<b>", "</script>", "&amp;", "😀", "👨‍👩‍👧", "ﷺ", "𝕏", "Đ", "đ", "hoà", "thuỷ", "128/NQ-CP", "XIII.", "TP."]
+    [
+        "\u200b",
+        "\u200f",
+        "\u202e",
+        "\ufeff",
+        "\u0301",
+        "\u0323",
+        "\x00",
+        "\x07",
+        "\x1b",
+        "\r",
+        "\n",
+        "_",
+        "/",
+        "-",
+        "<b>",
+        "</script>",
+        "&amp;",
+        "😀",
+        "👨‍👩‍👧",
+        "ﷺ",
+        "𝕏",
+        "Đ",
+        "đ",
+        "hoà",
+        "thuỷ",
+        "128/NQ-CP",
+        "XIII.",
+        "TP.",
+    ]
 )
 TEXT = st.lists(st.one_of(st.text(min_size=0, max_size=30), ODD), max_size=30).map("".join)
 
@@ -24,8 +53,15 @@ SCALE = 10 if FULL else 1
 @pytest.fixture(scope="module", autouse=True)
 def _figures():
     yield
-    report("fuzz_text", [("odd text: cases through the pipeline / through the answerer (none raised)",
-                          f"{CASES['tried']} / {CASES['answered']}")])
+    report(
+        "fuzz_text",
+        [
+            (
+                "odd text: cases through the pipeline / through the answerer (none raised)",
+                f"{CASES['tried']} / {CASES['answered']}",
+            )
+        ],
+    )
 
 
 @hsettings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -44,7 +80,11 @@ def test_text_pipeline_never_raises(text):
     fold_accents(text)
 
 
-@hsettings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=150 * SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(TEXT)
 def test_answerer_never_raises(shipped_index, settings, text):
     CASES["answered"] += 1

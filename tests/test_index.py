@@ -6,9 +6,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from bot.index import storage as index_mod
-from bot.search.bm25 import BM25Params, Postings, length_norms, okapi_idf, score_touched, top_k
 from bot.index.builder import ensure_index
 from bot.index.storage import current_version, load_index
+from bot.search.bm25 import BM25Params, Postings, length_norms, okapi_idf, score_touched, top_k
 from conftest import write_article
 
 
@@ -46,7 +46,10 @@ def test_scores_identical_to_rank_bm25(seed):
     norms = length_norms(np.array([len(d) for d in docs]), params)
     for _ in range(20):
         query = [rng.choice(list(vocab) + ["unknown"]) for _ in range(rng.randint(1, 6))]
-        plists = [Postings(np.array(postings[w][0]), np.array(postings[w][1], dtype=np.uint16)) if w in vocab else None for w in query]
+        plists = [
+            Postings(np.array(postings[w][0]), np.array(postings[w][1], dtype=np.uint16)) if w in vocab else None
+            for w in query
+        ]
         idfs = [float(idf[vocab[w]]) if w in vocab else 0.0 for w in query]
         touched, scores = score_touched(plists, idfs, [1.0] * len(query), norms, params.k1)
         expected = reference.get_scores(query)
@@ -61,8 +64,22 @@ def test_scores_identical_to_rank_bm25(seed):
 def _corpus(tmp_path):
     folder = tmp_path / "corpus"
     folder.mkdir()
-    write_article(folder, "001-a.md", "Hội nghị về chuyển đổi số", "Sáng 6/9, thành phố tổ chức hội nghị về chuyển đổi số với 300 đại biểu tham dự.\n\nHội nghị thống nhất 5 nhóm giải pháp.", date="2021-09-06", source="Báo A")
-    write_article(folder, "002-b.md", "Lễ ra quân mùa hè xanh", "Chiều 5/9, thành đoàn tổ chức lễ ra quân chiến dịch mùa hè xanh với 1.200 tình nguyện viên.", date="2021-09-05", source="Báo B")
+    write_article(
+        folder,
+        "001-a.md",
+        "Hội nghị về chuyển đổi số",
+        "Sáng 6/9, thành phố tổ chức hội nghị về chuyển đổi số với 300 đại biểu tham dự.\n\nHội nghị thống nhất 5 nhóm giải pháp.",
+        date="2021-09-06",
+        source="Báo A",
+    )
+    write_article(
+        folder,
+        "002-b.md",
+        "Lễ ra quân mùa hè xanh",
+        "Chiều 5/9, thành đoàn tổ chức lễ ra quân chiến dịch mùa hè xanh với 1.200 tình nguyện viên.",
+        date="2021-09-05",
+        source="Báo B",
+    )
     return folder
 
 
@@ -76,7 +93,9 @@ def test_index_is_saved_loaded_and_refreshed_when_corpus_changes(settings, tmp_p
     assert report.action == "built" and index.n_passages == 2
     index, report = ensure_index(s)
     assert report.action == "loaded"
-    write_article(s.corpus, "003-c.md", "Tin mới", "Nội dung mới về giao thông đô thị và xe buýt điện.", date="2021-09-07")
+    write_article(
+        s.corpus, "003-c.md", "Tin mới", "Nội dung mới về giao thông đô thị và xe buýt điện.", date="2021-09-07"
+    )
     index, report = ensure_index(s)
     assert report.action == "rebuilt" and report.segmented == 1  # only the new article is segmented
     assert len(index.articles) == 3
@@ -137,7 +156,13 @@ def test_tiny_corpus_still_answers(settings, tmp_path):
 
     folder = tmp_path / "one"
     folder.mkdir()
-    write_article(folder, "001-a.md", "Hội nghị về chuyển đổi số", "Sáng 6/9, thành phố tổ chức hội nghị về chuyển đổi số với 300 đại biểu tham dự.", date="2021-09-06")
+    write_article(
+        folder,
+        "001-a.md",
+        "Hội nghị về chuyển đổi số",
+        "Sáng 6/9, thành phố tổ chức hội nghị về chuyển đổi số với 300 đại biểu tham dự.",
+        date="2021-09-06",
+    )
     s = settings.with_paths(folder, tmp_path / "index")
     index, _ = ensure_index(s)
     answer = answer_question(index, "hội nghị chuyển đổi số có bao nhiêu đại biểu", s)

@@ -15,15 +15,67 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from bot.answer.compose import answer_question
-from bot.settings import load_settings
 from bot.index.builder import build_index, ensure_index
-from bot.index.storage import load_index, IndexError_
+from bot.index.storage import IndexError_, load_index
+from bot.settings import load_settings
 
-SYLLABLES = (
-    "Hà Nội thành phố kinh tế phát triển năm nay tăng trưởng Đảng bộ đại hội nhiệm kỳ "
-    "chủ tịch ủy ban nhân dân tỉnh Quảng Ninh du lịch biển đảo khách quốc tế giáo dục "
-    "học sinh trường đại học y tế bệnh viện bác sĩ nông nghiệp lúa gạo xuất khẩu doanh nghiệp"
-).split()
+SYLLABLES = [
+    "Hà",
+    "Nội",
+    "thành",
+    "phố",
+    "kinh",
+    "tế",
+    "phát",
+    "triển",
+    "năm",
+    "nay",
+    "tăng",
+    "trưởng",
+    "Đảng",
+    "bộ",
+    "đại",
+    "hội",
+    "nhiệm",
+    "kỳ",
+    "chủ",
+    "tịch",
+    "ủy",
+    "ban",
+    "nhân",
+    "dân",
+    "tỉnh",
+    "Quảng",
+    "Ninh",
+    "du",
+    "lịch",
+    "biển",
+    "đảo",
+    "khách",
+    "quốc",
+    "tế",
+    "giáo",
+    "dục",
+    "học",
+    "sinh",
+    "trường",
+    "đại",
+    "học",
+    "y",
+    "tế",
+    "bệnh",
+    "viện",
+    "bác",
+    "sĩ",
+    "nông",
+    "nghiệp",
+    "lúa",
+    "gạo",
+    "xuất",
+    "khẩu",
+    "doanh",
+    "nghiệp",
+]
 
 
 def _article(rng: random.Random, number: int) -> dict:
@@ -101,15 +153,22 @@ def test_incremental_add_remove_change_matches_full_rebuild(tmp_path: Path, arti
 
 def test_answers_match_rank_bm25_on_index_passages(tmp_path: Path, articles: list[dict]) -> None:
     """The ranking the bot shows is rank-bm25's over the same passages and terms."""
-    from bot.index.segmenter import segment_article
     from bot.corpus.loading import load_corpus
+    from bot.index.segmenter import segment_article
     from bot.search.ranking import question_terms
 
     corpus = _write(tmp_path / "c.jsonl.gz", articles)
     settings = _settings(corpus, tmp_path / "ix")
     settings = replace(  # the BM25 stage alone: no proximity, name or title re-rank
         settings,
-        answer=replace(settings.answer, duplicate_similarity=1.01, min_coverage=0.0, window_weight=0.0, title_weight=0.0, name_weight=0.0),
+        answer=replace(
+            settings.answer,
+            duplicate_similarity=1.01,
+            min_coverage=0.0,
+            window_weight=0.0,
+            title_weight=0.0,
+            name_weight=0.0,
+        ),
     )
     index, _ = ensure_index(settings)
     tokens = []
@@ -155,14 +214,21 @@ def test_cli_index_then_ask_json_from_stdin(tmp_path: Path, articles: list[dict]
     run = [sys.executable, "-m", "bot"]
     built = subprocess.run(
         run + ["index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert built.returncode == 0, built.stderr
     assert "12 articles" in built.stdout
     questions = [" ".join(articles[i]["text"].split()[:6]).rstrip(".") for i in (2, 7)]
     asked = subprocess.run(
         run + ["ask", "--index-dir", str(index_dir), "--json", "-"],
-        input="".join(q + "\n" for q in questions), capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        input="".join(q + "\n" for q in questions),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert asked.returncode == 0, asked.stderr
     lines = [json.loads(line) for line in asked.stdout.splitlines()]
@@ -190,7 +256,10 @@ def test_appended_articles_score_bit_for_bit_as_a_full_build(tmp_path: Path, art
         weights = [rng.choice([1.0, 0.5]) for _ in terms]
         assert search(index, terms, weights, 10)[0] == search(fresh, terms, weights, 10)[0]  # bit for bit
     for question in QUESTIONS:
-        assert answer_question(index, question, settings, 5).to_json() == answer_question(fresh, question, settings, 5).to_json()
+        assert (
+            answer_question(index, question, settings, 5).to_json()
+            == answer_question(fresh, question, settings, 5).to_json()
+        )
 
 
 def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles: list[dict], monkeypatch) -> None:

@@ -10,9 +10,9 @@ import pytest
 from bot.answer.compose import answer_question
 from bot.index.article_table import ArticleTable, encode_articles
 from bot.index.builder import build_index
-from bot.index.storage import wait_cached, load_index
-from bot.index.parts import KEEP_SHARE, mapped_file_mb
 from bot.index.keys import term_hash
+from bot.index.parts import KEEP_SHARE, mapped_file_mb
+from bot.index.storage import load_index, wait_cached
 from conftest import write_article
 
 
@@ -21,12 +21,16 @@ def _articles(n: int) -> list[dict]:
     out, first = [], 0
     for i in range(n):
         count = rng.randint(1, 4)
-        out.append({
-            "id": f"bài-{i % 7}" if i % 5 == 0 else f"a{i}",  # some ids repeat
-            "title": f"Tiêu đề “{i}” \\ \"trích\" – Hà Nội\nxuống dòng",
-            "source": rng.choice(["VnExpress", None]), "date": "2024-03-0" + str(1 + i % 9),
-            "first_passage": first, "passages": count,
-        })
+        out.append(
+            {
+                "id": f"bài-{i % 7}" if i % 5 == 0 else f"a{i}",  # some ids repeat
+                "title": f'Tiêu đề “{i}” \\ "trích" – Hà Nội\nxuống dòng',
+                "source": rng.choice(["VnExpress", None]),
+                "date": "2024-03-0" + str(1 + i % 9),
+                "first_passage": first,
+                "passages": count,
+            }
+        )
         first += count
     return out
 
@@ -51,7 +55,28 @@ def built(tmp_path, settings):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     rng = random.Random(8)
-    words = "kinh tế xã hội ngân sách đầu tư công trình giao thông cầu đường tỉnh thành phố dự án vốn".split()
+    words = [
+        "kinh",
+        "tế",
+        "xã",
+        "hội",
+        "ngân",
+        "sách",
+        "đầu",
+        "tư",
+        "công",
+        "trình",
+        "giao",
+        "thông",
+        "cầu",
+        "đường",
+        "tỉnh",
+        "thành",
+        "phố",
+        "dự",
+        "án",
+        "vốn",
+    ]
     for i in range(40):
         text = "\n\n".join(" ".join(rng.choice(words) for _ in range(60)) + "." for _ in range(3))
         write_article(corpus, f"{i:03d}.md", f"Bài {i} về dự án số {i}", text, source="Báo thử", date="2024-05-01")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.search.bm25 import BM25Params
 from bot.index.builder import mark_removed
+from bot.index.parts import Part, PassageIndex, global_idf
 from bot.index.postings import build_arrays, with_range_bounds
 from bot.index.segmenter import pack_article
-from bot.index.parts import Part, PassageIndex, global_idf
+from bot.search.bm25 import BM25Params
 from bot.search.part_search import search
 
 PARAMS = BM25Params()
@@ -25,11 +25,18 @@ def _articles(rng: random.Random, n: int, vocab: int, start: int = 0) -> list:
     items = []
     for number in range(start, start + n):
         passages = [
-            [rng.choice(words[:3]) for _ in range(rng.randint(0, 4))] + [rng.choice(words) for _ in range(rng.randint(1, 25))]
+            [rng.choice(words[:3]) for _ in range(rng.randint(0, 4))]
+            + [rng.choice(words) for _ in range(rng.randint(1, 25))]
             for _ in range(rng.randint(1, 3))
         ]
-        items.append(pack_article(str(number), [" ".join(p) for p in passages],
-                                  [list(Counter(p).items()) for p in passages], [len(p) for p in passages]))
+        items.append(
+            pack_article(
+                str(number),
+                [" ".join(p) for p in passages],
+                [list(Counter(p).items()) for p in passages],
+                [len(p) for p in passages],
+            )
+        )
     return items
 
 
@@ -85,7 +92,9 @@ def test_removed_articles_score_as_rank_bm25_over_the_live_corpus(seed: int) -> 
     main = mark_removed(main, gone_main, [items[n] for n in gone_main])
     delta = mark_removed(delta, gone_delta, [extra[n] for n in gone_delta])
     index = _index([main, delta])
-    live = [a for n, a in enumerate(items) if n not in gone_main] + [a for n, a in enumerate(extra) if n not in gone_delta]
+    live = [a for n, a in enumerate(items) if n not in gone_main] + [
+        a for n, a in enumerate(extra) if n not in gone_delta
+    ]
     rebuilt = _index([_part("m", live)])
     assert index.n_live == rebuilt.n_passages
     tokens = []

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.frontends import cli
 from bot import files as durable_files  # the corpus store's atomic writes
-from bot.settings import load_settings
-from bot.corpus.loading import load_corpus, split_front_matter
-from bot.index.builder import ensure_index
 from bot.corpus.ingest import article_from_html
+from bot.corpus.loading import load_corpus, split_front_matter
+from bot.frontends import cli
+from bot.index.builder import ensure_index
+from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,9 +68,15 @@ BROKEN_PAGE = """<html><head><meta property="og:title" content="Bão số 3 đ�
 <p>Theo Trung tâm Dự báo khí tượng thủy văn quốc gia, đây là cơn bão mạnh nhất đổ bộ vào đất liền miền Bắc trong 30 năm qua; hàng nghìn cây xanh bị quật đổ.
 <div class="cmt"><h3>Bình lu"""
 
-NO_ARTICLE_PAGE = "<html><head><title>Trang chủ</title></head><body>" + NAV + "".join(
-    f'<div class="item"><a href="/a{i}"><h3>Tiêu đề tin số {i}</h3></a><span>2 giờ trước</span></div>' for i in range(12)
-) + "</body></html>"
+NO_ARTICLE_PAGE = (
+    "<html><head><title>Trang chủ</title></head><body>"
+    + NAV
+    + "".join(
+        f'<div class="item"><a href="/a{i}"><h3>Tiêu đề tin số {i}</h3></a><span>2 giờ trước</span></div>'
+        for i in range(12)
+    )
+    + "</body></html>"
+)
 
 TXT_WITH_HEADER = """Thứ Ba, ngày 30 tháng 11 năm 2021
 
@@ -109,7 +115,11 @@ JSONL_LINES = [
     },
     [1, 2, 3],
     {"title": "Không có nội dung", "text": "   "},
-    {"title": "Ngày sai", "text": "Một bài viết có ngày không đọc được nhưng có đủ nội dung để thêm vào kho.", "date": "32/13/2020"},
+    {
+        "title": "Ngày sai",
+        "text": "Một bài viết có ngày không đọc được nhưng có đủ nội dung để thêm vào kho.",
+        "date": "32/13/2020",
+    },
     {
         "title": "Huế mở cửa Đại Nội về đêm",
         "text": "Tối 1/5, Trung tâm Bảo tồn di tích cố đô Huế mở cửa Đại Nội về đêm phục vụ du khách dịp nghỉ lễ năm 2023. "
@@ -168,7 +178,9 @@ def test_add_a_batch_reports_each_input_and_answers_from_the_new_articles(worksp
     assert code == 1  # some inputs failed; the rest were added
     assert "7 added, 0 skipped as duplicate, 9 failed" in out
     assert "1 other files in folders ignored" in out  # the saved page's style sheet
-    failures = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("failed ")}
+    failures = {
+        line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("failed ")
+    }
     reasons = {Path(k.split()[1]).name: v for k, v in failures.items()}
     assert reasons["missing.html"] == "no such file or folder"
     assert reasons["home.html"] == "no article found in the page"
@@ -229,8 +241,19 @@ def test_add_a_batch_reports_each_input_and_answers_from_the_new_articles(worksp
     # nothing of the pages' navigation, ads, comments or related lists became a passage
     index, _ = ensure_index(load_settings().with_paths(ws["corpus"], ws["index"]))
     texts = [index.passage_text(i) for i in range(index.n_passages)]
-    for debris in ("Trang chủ", "Thể thao", "Quảng cáo", "Tin liên quan", "Vành đai 4", "Nguyễn Văn Bình",
-                   "kẹt xe", "Gửi bình luận", "Bình luận", "Giấy phép", "2 giờ trước"):
+    for debris in (
+        "Trang chủ",
+        "Thể thao",
+        "Quảng cáo",
+        "Tin liên quan",
+        "Vành đai 4",
+        "Nguyễn Văn Bình",
+        "kẹt xe",
+        "Gửi bình luận",
+        "Bình luận",
+        "Giấy phép",
+        "2 giờ trước",
+    ):
         assert not any(debris in text for text in texts), debris
 
     # an article without a date is shown as "không rõ ngày", never with an invented one
@@ -341,11 +364,15 @@ def test_html_metadata_and_inference(tmp_path: Path) -> None:
 def test_add_into_a_new_folder_and_refusals(workspace, capsys) -> None:
     ws = workspace
     fresh = ws["tmp"] / "new-corpus"
-    code, out = run(capsys, "add", str(ws["inputs"] / "da-nang.md"), "--corpus", str(fresh), "--index-dir", str(ws["index"]))
+    code, out = run(
+        capsys, "add", str(ws["inputs"] / "da-nang.md"), "--corpus", str(fresh), "--index-dir", str(ws["index"])
+    )
     assert code == 0 and (fresh / "001-da-nang-don-1-2-trieu-luot-khach-dip-le-hoi-phao-hoa-quoc-te.md").is_file()
     jsonl_corpus = ws["tmp"] / "one.jsonl"
     jsonl_corpus.write_text(json.dumps({"id": "x1", "title": "T", "text": "Nội dung bài."}, ensure_ascii=False) + "\n")
-    code, out = run(capsys, "add", str(ws["inputs"] / "da-nang.md"), "--corpus", str(jsonl_corpus), "--index-dir", str(ws["index"]))
+    code, out = run(
+        capsys, "add", str(ws["inputs"] / "da-nang.md"), "--corpus", str(jsonl_corpus), "--index-dir", str(ws["index"])
+    )
     assert code == 2 and "adding needs a corpus folder" in out
     code, out = run(capsys, "remove", "x1", "--corpus", str(jsonl_corpus), "--index-dir", str(ws["index"]))
     assert code == 2 and "not a folder" in out

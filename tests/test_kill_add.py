@@ -33,8 +33,13 @@ def _export(path, start, count, rng):
                 f"{rng.randint(10, 900)} đại biểu; mã văn bản {i}-NQ/TU đoạn {p}, lần {rng.random():.6f}."
                 for p in range(4)
             )
-            row = {"title": f"Hội nghị {i} về {topic}", "text": text, "source": "Báo Thử", "date": "2021-09-06",
-                   "url": f"https://bao-thu.example/tin-{i}"}
+            row = {
+                "title": f"Hội nghị {i} về {topic}",
+                "text": text,
+                "source": "Báo Thử",
+                "date": "2021-09-06",
+                "url": f"https://bao-thu.example/tin-{i}",
+            }
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -57,7 +62,10 @@ def test_sigkill_during_add_loses_nothing(settings, tmp_path):
         total += 150
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "add", str(batch), "--corpus", str(corpus), "--index-dir", str(s.index_dir)],
-            env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=dict(env, PYTHONUNBUFFERED="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         if attempt % 2 == 0:  # at a random moment once writing has started
             before = len(list(corpus.glob("*.md")))
@@ -80,17 +88,33 @@ def test_sigkill_during_add_loses_nothing(settings, tmp_path):
     # finishing the interrupted batches adds each article exactly once
     for attempt in range(KILLS):
         out = subprocess.run(
-            [sys.executable, "-m", "bot", "add", str(tmp_path / f"batch{attempt}.jsonl.gz"), "--corpus", str(corpus),
-             "--index-dir", str(s.index_dir)], env=env, capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "add",
+                str(tmp_path / f"batch{attempt}.jsonl.gz"),
+                "--corpus",
+                str(corpus),
+                "--index-dir",
+                str(s.index_dir),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert out.returncode == 0, out.stdout + out.stderr
     loaded = load_corpus(corpus)
     assert len(loaded.articles) == total
     assert len({a.url for a in loaded.articles}) == total
     assert [p.name for p in corpus.iterdir() if p.name.startswith(".")] == []
-    report("kill_add", [
-        ("SIGKILL during add", f"{KILLS} kills, {mid_batch} in the middle of writing a batch"),
-        ("articles reported added then missing", "0"),
-        ("half-written article files", "0"),
-        ("after re-running the batches", f"{total} articles, each once"),
-    ])
+    report(
+        "kill_add",
+        [
+            ("SIGKILL during add", f"{KILLS} kills, {mid_batch} in the middle of writing a batch"),
+            ("articles reported added then missing", "0"),
+            ("half-written article files", "0"),
+            ("after re-running the batches", f"{total} articles, each once"),
+        ],
+    )

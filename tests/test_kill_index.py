@@ -35,10 +35,19 @@ def _make_corpus(path, n_articles, rng):
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         for i in range(n_articles):
             text = "\n\n".join(
-                " ".join(rng.choice(sentences).format(d=rng.randint(1, 28), m=rng.randint(1, 12), n=rng.randint(2, 999)) for _ in range(4))
+                " ".join(
+                    rng.choice(sentences).format(d=rng.randint(1, 28), m=rng.randint(1, 12), n=rng.randint(2, 999))
+                    for _ in range(4)
+                )
                 for _ in range(5)
             )
-            handle.write(json.dumps({"id": f"a{i}", "title": f"Tin số {i}", "text": text, "source": "Báo Thử", "date": "2021-09-06"}, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    {"id": f"a{i}", "title": f"Tin số {i}", "text": text, "source": "Báo Thử", "date": "2021-09-06"},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
 
 
 def test_sigkill_during_index_leaves_a_usable_index(settings, tmp_path):
@@ -54,7 +63,9 @@ def test_sigkill_during_index_leaves_a_usable_index(settings, tmp_path):
             expected = {a.id for a in load_corpus(corpus).articles}
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "index", "--force", "--corpus", str(corpus), "--index-dir", str(s.index_dir)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(rng.uniform(0.3, 3.0))
         proc.send_signal(signal.SIGKILL)
@@ -66,5 +77,13 @@ def test_sigkill_during_index_leaves_a_usable_index(settings, tmp_path):
         assert index.n_passages == sum(len(index.article_passages(n)) for n in range(len(index.articles)))
     leftovers = [p.name for p in s.index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []
-    report("kill_index", [("SIGKILL at a random point of `index` (400 articles): kills / usable index agreeing "
-                           "with the corpus after each", f"{KILLS} / {KILLS}")])
+    report(
+        "kill_index",
+        [
+            (
+                "SIGKILL at a random point of `index` (400 articles): kills / usable index agreeing "
+                "with the corpus after each",
+                f"{KILLS} / {KILLS}",
+            )
+        ],
+    )

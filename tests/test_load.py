@@ -10,10 +10,10 @@ import signal
 
 import pytest
 
+from bot.answer.compose import answer_question
 from bot_process import peak_memory_mb, start_serve, stop
 from fake_bot_api import FakeBotApi
 from figures import FULL, report
-from bot.answer.compose import answer_question
 from load_burst import QUESTIONS as POOL
 from load_burst import plan, run_burst, table
 

@@ -8,9 +8,18 @@ from pathlib import Path
 import pytest
 
 from bot.corpus.article import ArticleError
-from bot.corpus.loading import load_corpus, parse_date
 from bot.corpus.ingest import load_outlets
-from bot.corpus.metadata import Outlet, full_dates, infer_author, infer_date, infer_metadata, infer_source, infer_title, parse_date_text
+from bot.corpus.loading import load_corpus, parse_date
+from bot.corpus.metadata import (
+    Outlet,
+    full_dates,
+    infer_author,
+    infer_date,
+    infer_metadata,
+    infer_source,
+    infer_title,
+    parse_date_text,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2025, 1, 1)
@@ -70,7 +79,9 @@ def test_lead_date_takes_its_year_from_the_page_header_and_is_not_after_it() -> 
 def test_lead_with_its_year_and_a_first_paragraph_date() -> None:
     assert infer_date("Sáng nay (4/8/2020), Đại hội khai mạc.", today=TODAY) == dt.date(2020, 8, 4)
     assert infer_date("Đại hội diễn ra từ ngày 3/8 - 4/8/2020 tại Hải Phòng.", today=TODAY) == dt.date(2020, 8, 3)
-    assert infer_date("Thứ Ba, ngày 30 tháng 11 năm 2021\n\nNội dung không có ngày.", today=TODAY) == dt.date(2021, 11, 30)
+    assert infer_date("Thứ Ba, ngày 30 tháng 11 năm 2021\n\nNội dung không có ngày.", today=TODAY) == dt.date(
+        2021, 11, 30
+    )
 
 
 def test_no_date_is_never_invented() -> None:

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from bot.search.ranking import rank_passages, rerank, term_weights
 from bot.corpus.article import Article, Corpus
 from bot.index.builder import build_index
 from bot.index.storage import load_index
 from bot.search.proximity import TermFinder, best_window, passage_tokens
+from bot.search.ranking import rank_passages, rerank, term_weights
 from bot.text.terms import query_terms
 
 

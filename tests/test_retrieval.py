@@ -13,7 +13,11 @@ QUESTIONS = [
     ("Chỉ thị 18 của UBND TP", "003", "Chỉ thị 18"),
     ("khen thưởng bao nhiêu chi bộ xuất sắc", "002", "25 chi bộ"),
     ("Kết luận số 08-KL/ĐU", "002", "08-KL/ĐU"),
-    ("Bí thư Đảng ủy Khối Các cơ quan thành phố Phạm Xuân Thanh nói gì về nhiệm kỳ 2020 - 2025?", "000", "Phạm Xuân Thanh"),
+    (
+        "Bí thư Đảng ủy Khối Các cơ quan thành phố Phạm Xuân Thanh nói gì về nhiệm kỳ 2020 - 2025?",
+        "000",
+        "Phạm Xuân Thanh",
+    ),
     ("chỉ số PAPI giải ngân vốn xây dựng cơ bản", "001", "PAPI"),
     ("Chương trình 07 của Thành ủy", "001", "Chương trình 07"),
     ("tận tuỵ với công việc", "003", "tận tuỵ"),

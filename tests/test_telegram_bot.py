@@ -8,22 +8,29 @@ import logging
 import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.answer.compose import answer_question
-from bot.frontends.console import run_console
-from bot.index.builder import ensure_index
-from bot.frontends.messages import load_messages
 from bot.answer.sources import list_sources
+from bot.frontends.console import run_console
+from bot.frontends.messages import load_messages
 from bot.frontends.telegram.app import build_application
-from bot.frontends.telegram.redact import RedactToken
-from bot.service import Service
 from bot.frontends.telegram.buttons import parse_button_data
+from bot.frontends.telegram.redact import RedactToken
+from bot.index.builder import ensure_index
+from bot.service import Service
 from fake_bot_api import (
-    ADMIN, BOT, ENGLISH_USER, GROUP, TOKEN, USER, FakeBotApi, running, telegram_html_to_text,
+    ADMIN,
+    BOT,
+    ENGLISH_USER,
+    GROUP,
+    TOKEN,
+    USER,
+    FakeBotApi,
+    running,
+    telegram_html_to_text,
 )
 
 QUESTION = "Chủ tịch HĐND TP Hồ Chí Minh là ai?"
@@ -76,6 +83,7 @@ def to_chat(chat_id: int, reply_to: int | None = None):
         if int(params["chat_id"]) != chat_id:
             return False
         return reply_to is None or (params.get("reply_parameters") or {}).get("message_id") == reply_to
+
     return where
 
 
@@ -140,7 +148,10 @@ def test_sources_button_lists_the_articles_of_the_shown_passages(bot, shipped):
     expected = answer_question(index, QUESTION, settings)
     for result in expected.results:
         assert f"[{result.doc_id}]" not in plain  # ids are shown in <code>, not brackets
-        assert f"<code>{result.doc_id}</code> {result.title} — {result.source}, {result.date:%d/%m/%Y}" in reply.params["text"]
+        assert (
+            f"<code>{result.doc_id}</code> {result.title} — {result.source}, {result.date:%d/%m/%Y}"
+            in reply.params["text"]
+        )
     others = {a.id for a in index.articles} - {r.doc_id for r in expected.results}
     assert all(f"<code>{other}</code>" not in reply.params["text"] for other in others)
 
@@ -207,7 +218,10 @@ def test_commands_are_registered_for_private_chats_and_groups_in_both_languages(
     bot.send("/start")
     bot.wait_for("sendMessage")
     calls = bot.calls_of("setMyCommands")
-    seen = {(c.params["scope"]["type"], c.params.get("language_code")): [x["command"] for x in c.params["commands"]] for c in calls}
+    seen = {
+        (c.params["scope"]["type"], c.params.get("language_code")): [x["command"] for x in c.params["commands"]]
+        for c in calls
+    }
     for lang in ("vi", "en", None):
         assert seen[("all_private_chats", lang)] == ["ask", "sources", "source", "start", "help"]
         assert seen[("all_group_chats", lang)] == ["ask", "sources", "source", "help"]
@@ -225,7 +239,9 @@ def test_group_ask_other_bot_mention_reply_and_chatter(bot, shipped):
     chatter = bot.send("Chiều nay họp giao ban lúc mấy giờ nhỉ mọi người?", chat=GROUP, user=ADMIN)
     mention_q = "Ai là Bí thư Thành ủy Hà Nội dự Đại hội?"
     mention = bot.send(f"@{BOT['username']} {mention_q}", chat=GROUP, user=ADMIN)
-    original = bot.message("Đại hội Đảng bộ Khối Các cơ quan thành phố Hải Phòng diễn ra ngày nào?", chat=GROUP, user=ADMIN)
+    original = bot.message(
+        "Đại hội Đảng bộ Khối Các cơ quan thành phố Hải Phòng diễn ra ngày nào?", chat=GROUP, user=ADMIN
+    )
     by_reply = bot.send("/ask", chat=GROUP, reply_to=original)
 
     first = bot.wait_for("sendMessage", to_chat(GROUP["id"], reply_to=asked["message_id"]))[0]
@@ -266,7 +282,12 @@ def test_sources_pages_through_every_article(bot, shipped):
         assert pages[-1].endswith(f"Trang {n}/3")
         message, params = bot.current(edit), edit.params
     assert [t for t, _ in buttons(params)] == [MESSAGES.get("button_prev_page")]
-    listed = [line.split(" ", 1)[0] for page in pages for line in page.splitlines()[1:] if line and not line.startswith("Trang")]
+    listed = [
+        line.split(" ", 1)[0]
+        for page in pages
+        for line in page.splitlines()[1:]
+        if line and not line.startswith("Trang")
+    ]
     assert listed == [s.id for s in list_sources(index)]
 
 
@@ -369,7 +390,9 @@ def test_token_is_redacted_from_log_records():
     try:
         raise RuntimeError(f"POST https://api.telegram.org/bot{TOKEN}/getMe failed")
     except RuntimeError:
-        record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "request %s", (f"/bot{TOKEN}/getMe",), sys.exc_info())
+        record = logging.LogRecord(
+            "httpx", logging.INFO, __file__, 1, "request %s", (f"/bot{TOKEN}/getMe",), sys.exc_info()
+        )
     assert redact.filter(record)
     formatted = logging.Formatter().format(record)
     assert TOKEN not in formatted and "<token>" in formatted and "getMe" in formatted
@@ -398,7 +421,7 @@ def test_links_and_special_characters_are_escaped(api, shipped, tmp_path):
     corpus.mkdir()
     (corpus / "a.md").write_text(
         "---\nid: a&b\ntitle: Giá điện <bậc 1> & bậc 2 tăng từ tháng 5\nsource: Báo Công Thương & Đời sống\n"
-        "date: 2024-05-02\nurl: https://example.org/gia-dien?a=1&b=\"2\"\n---\n\n"
+        'date: 2024-05-02\nurl: https://example.org/gia-dien?a=1&b="2"\n---\n\n'
         "Từ ngày 4/5, giá điện bán lẻ bình quân tăng 4,8% so với trước, tức là <2.000 đồng> mỗi kWh cho bậc 1 "
         "& bậc 2, theo quyết định của Bộ Công Thương về điều chỉnh giá bán lẻ điện sinh hoạt.\n",
         encoding="utf-8",
@@ -425,4 +448,4 @@ def test_links_and_special_characters_are_escaped(api, shipped, tmp_path):
         assert "a&b Giá điện <bậc 1> & bậc 2" in cited and 'https://example.org/gia-dien?a=1&b="2"' in cited
         api.send("/source a&b")
         detail = shown(api.wait_for("sendMessage", to_chat(USER["id"]), count=3)[2].params)
-        assert "Liên kết: https://example.org/gia-dien?a=1&b=\"2\"" in detail
+        assert 'Liên kết: https://example.org/gia-dien?a=1&b="2"' in detail

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.frontends.messages import load_messages
 from bot.frontends.telegram.app import api_urls
-from bot.frontends.telegram.buttons import ButtonData, button_data, parse_button_data, parse_template, question_of, sources_query_of, state_hash
+from bot.frontends.telegram.buttons import (
+    ButtonData,
+    button_data,
+    parse_button_data,
+    parse_template,
+    question_of,
+    sources_query_of,
+    state_hash,
+)
 
 MESSAGES = load_messages()
 
@@ -34,7 +43,10 @@ def test_question_is_read_back_from_the_answer_header(question):
 
 def test_sources_query_is_read_back_from_the_listing_header():
     assert sources_query_of(MESSAGES.get("sources_header", count=5) + "\n004 …", MESSAGES) == ""
-    assert sources_query_of(MESSAGES.get("sources_filtered", "en", count=2, query="Hà “Nội”") + "\n…", MESSAGES) == "Hà “Nội”"
+    assert (
+        sources_query_of(MESSAGES.get("sources_filtered", "en", count=2, query="Hà “Nội”") + "\n…", MESSAGES)
+        == "Hà “Nội”"
+    )
     assert sources_query_of("Xin chào!", MESSAGES) is None
     assert question_of("Xin chào!", MESSAGES) is None
 
@@ -47,4 +59,7 @@ def test_parse_template():
 def test_api_urls():
     assert api_urls("http://127.0.0.1:8081/bot") == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
     assert api_urls("http://127.0.0.1:8081/") == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
-    assert api_urls("https://h/api/bot{token}/test") == ("https://h/api/bot{token}/test", "https://h/api/file/bot{token}/test")
+    assert api_urls("https://h/api/bot{token}/test") == (
+        "https://h/api/bot{token}/test",
+        "https://h/api/file/bot{token}/test",
+    )

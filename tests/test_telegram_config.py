@@ -26,22 +26,33 @@ def test_shipped_defaults():
 
 
 def test_valid_section(tmp_path):
-    telegram = load_settings(_write(tmp_path, {
-        "mode": "webhook", "webhook": {"url": "https://bot.example.org/t", "port": 8443},
-        "allowed_chat_ids": [-1001, 7], "admin_user_ids": 7, "sources_page_size": 5,
-    })).telegram
+    telegram = load_settings(
+        _write(
+            tmp_path,
+            {
+                "mode": "webhook",
+                "webhook": {"url": "https://bot.example.org/t", "port": 8443},
+                "allowed_chat_ids": [-1001, 7],
+                "admin_user_ids": 7,
+                "sources_page_size": 5,
+            },
+        )
+    ).telegram
     assert telegram.mode == "webhook" and telegram.webhook_url == "https://bot.example.org/t"
     assert telegram.allows(-1001) and not telegram.allows(8) and telegram.admin_user_ids == {7}
 
 
-@pytest.mark.parametrize("section, key", [
-    ({"mode": "carrier-pigeon"}, "telegram.mode"),
-    ({"mode": "webhook"}, "telegram.webhook.url"),
-    ({"allowed_chat_ids": ["@mychat"]}, "telegram.allowed_chat_ids"),
-    ({"admin_user_ids": [True]}, "telegram.admin_user_ids"),
-    ({"sources_page_size": 0}, "telegram.sources_page_size"),
-    ({"webhook": {"port": 70000}}, "telegram.webhook.port"),
-])
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ({"mode": "carrier-pigeon"}, "telegram.mode"),
+        ({"mode": "webhook"}, "telegram.webhook.url"),
+        ({"allowed_chat_ids": ["@mychat"]}, "telegram.allowed_chat_ids"),
+        ({"admin_user_ids": [True]}, "telegram.admin_user_ids"),
+        ({"sources_page_size": 0}, "telegram.sources_page_size"),
+        ({"webhook": {"port": 70000}}, "telegram.webhook.port"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, section, key):
     with pytest.raises(ConfigError, match=f"'{key}'"):
         load_settings(_write(tmp_path, section))

@@ -58,19 +58,32 @@ def test_serve_in_webhook_mode(shipped, tmp_path):
     settings, _ = shipped
     config = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text(encoding="utf-8"))
     port = _free_port()
-    config["telegram"].update(mode="webhook", webhook={
-        "url": "https://bot.example.org/hook", "listen": "127.0.0.1", "port": port, "path": "hook",
-    })
+    config["telegram"].update(
+        mode="webhook",
+        webhook={
+            "url": "https://bot.example.org/hook",
+            "listen": "127.0.0.1",
+            "port": port,
+            "path": "hook",
+        },
+    )
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     with FakeBotApi() as api:
-        process = start_serve(api, settings, "--config", str(tmp_path / "config" / "settings.yaml"),
-                              env={"TELEGRAM_WEBHOOK_SECRET": "s3cret-value"})
+        process = start_serve(
+            api,
+            settings,
+            "--config",
+            str(tmp_path / "config" / "settings.yaml"),
+            env={"TELEGRAM_WEBHOOK_SECRET": "s3cret-value"},
+        )
         try:
             registered = api.wait_for("setWebhook", timeout=40)[0]
             update = {"update_id": 1, "message": api.message(QUESTION)}
             request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/hook", data=json.dumps(update).encode(), method="POST",
+                f"http://127.0.0.1:{port}/hook",
+                data=json.dumps(update).encode(),
+                method="POST",
                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret-value"},
             )
             for _ in range(50):  # the webhook server starts right after setWebhook
@@ -96,8 +109,9 @@ def test_serve_in_webhook_mode(shipped, tmp_path):
 
 def test_serve_without_a_token_explains_what_to_do(tmp_path):
     environment = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
-    result = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr and "python -m bot chat" in result.stderr
     assert "Traceback" not in result.stderr

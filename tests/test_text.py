@@ -1,7 +1,7 @@
 import unicodedata
 
-from bot.text.terms import TermOptions, find_codes, highlight_spans, index_terms, name_syllables, query_terms, segment
 from bot.text.normalize import canonical_tones, fold_accents, has_diacritics, normalize
+from bot.text.terms import TermOptions, find_codes, highlight_spans, index_terms, name_syllables, query_terms, segment
 
 
 def test_nfd_input_gives_the_same_terms_as_nfc():
@@ -44,7 +44,9 @@ def test_accented_question_prefers_exact_terms():
 
 
 def test_document_codes_and_dates_stay_findable():
-    codes = find_codes("theo Nghị quyết số 128/NQ-CP, Chỉ thị số 05-CT/TƯ ngày 3/8 - 4/8/2020, nhiệm kỳ 2020-2025, 7/8 chỉ tiêu")
+    codes = find_codes(
+        "theo Nghị quyết số 128/NQ-CP, Chỉ thị số 05-CT/TƯ ngày 3/8 - 4/8/2020, nhiệm kỳ 2020-2025, 7/8 chỉ tiêu"
+    )
     assert "128/nq-cp" in codes
     assert "05-ct/tw" in codes  # 'TƯ' and 'TW' are the same code
     assert "4/8/2020" in codes and "4/8" in codes and "3/8" in codes

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import ConfigError, load_settings, read_abbreviations
-from bot.text.terms import TermOptions, expansion_terms, highlight_spans, index_terms, query_terms, segment
 from bot.text.normalize import canonical_syllable
+from bot.text.terms import TermOptions, expansion_terms, highlight_spans, index_terms, query_terms, segment
 
 ABBR = TermOptions(abbreviations=(("hđnd", "hội đồng nhân dân"), ("tp", "thành phố"), ("ubnd", "ủy ban nhân dân")))
 
@@ -16,12 +16,24 @@ ABBR = TermOptions(abbreviations=(("hđnd", "hội đồng nhân dân"), ("tp", 
 @pytest.mark.parametrize(
     "syllable, expected",
     [
-        ("tỷ", "tỉ"), ("lý", "lí"), ("kỳ", "kì"), ("mỹ", "mĩ"), ("hy", "hi"), ("sỹ", "sĩ"), ("ty", "ti"),
+        ("tỷ", "tỉ"),
+        ("lý", "lí"),
+        ("kỳ", "kì"),
+        ("mỹ", "mĩ"),
+        ("hy", "hi"),
+        ("sỹ", "sĩ"),
+        ("ty", "ti"),
         ("tỉ", "tỉ"),  # already canonical
-        ("quý", "quý"), ("quy", "quy"),  # 'qu' + y is another vowel
-        ("y", "y"), ("ý", "ý"),  # no initial consonant
-        ("tuy", "tuy"), ("bay", "bay"), ("mấy", "mấy"), ("nguyễn", "nguyễn"),  # y after a vowel
-        ("tin", "tin"), ("", ""),
+        ("quý", "quý"),
+        ("quy", "quy"),  # 'qu' + y is another vowel
+        ("y", "y"),
+        ("ý", "ý"),  # no initial consonant
+        ("tuy", "tuy"),
+        ("bay", "bay"),
+        ("mấy", "mấy"),
+        ("nguyễn", "nguyễn"),  # y after a vowel
+        ("tin", "tin"),
+        ("", ""),
     ],
 )
 def test_canonical_syllable(syllable, expected):

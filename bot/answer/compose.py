@@ -145,7 +145,7 @@ def answer_question(
         chosen.append((passage, score))
         if len(chosen) > wanted:
             break
-    has_more = len(chosen) > wanted or len(candidates) < ranking.touched and len(chosen) >= wanted
+    has_more = len(chosen) > wanted or (len(candidates) < ranking.touched and len(chosen) >= wanted)
     page = chosen[offset:wanted]
     shown_words = highlight_words(query.words, settings.function_words, query.accented)
     results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))

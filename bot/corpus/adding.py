@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from bot.corpus.article import Article, LoadProblem
 from bot.corpus.dedup import Duplicate, DuplicateFinder, Fingerprint
@@ -60,8 +60,12 @@ def _taken_ids(corpus_dir: Path, articles: Iterable[Article]) -> set[str]:
 
 
 def add_files(
-    paths: Iterable[Path], corpus_dir: Path, lock_file: Path, outlets: Iterable[Outlet] = (),
-    today: dt.date | None = None, parsed: ParsedFiles | None = None,
+    paths: Iterable[Path],
+    corpus_dir: Path,
+    lock_file: Path,
+    outlets: Iterable[Outlet] = (),
+    today: dt.date | None = None,
+    parsed: ParsedFiles | None = None,
 ) -> AddReport:
     """Add the articles of ``paths`` (files or folders) to ``corpus_dir``; duplicates and
     bad inputs are reported, not added. Running it again with the same inputs adds nothing.

@@ -16,9 +16,9 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import urlsplit
 
 import yaml
@@ -172,7 +172,7 @@ def article_from_html(data: bytes, where: str, outlets: Iterable[Outlet] = (), t
             favor_precision=True,
             date_extraction_params={"extensive_search": False, "original_date": True},
         )
-    except Exception as exc:  # noqa: BLE001 - a parser failure on one page must not stop a batch
+    except Exception as exc:
         log.debug("trafilatura failed on %s", where, exc_info=True)
         raise ArticleError(f"cannot read the page ({type(exc).__name__})") from None
     text = (getattr(doc, "text", None) or "") if doc is not None else ""
@@ -208,7 +208,9 @@ def article_from_text(text: str, where: str, outlets: Iterable[Outlet] = (), tod
     return complete(article_from_record(record, "", where), outlets, today)
 
 
-def read_input(path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> tuple[list[Article], list[LoadProblem]]:
+def read_input(
+    path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
     """The articles in one input file and the problems with it (or with its lines)."""
     outlets = tuple(outlets)
     name = path.name.lower()
@@ -225,7 +227,9 @@ def read_input(path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None
         return [], [LoadProblem(str(path), f"cannot read: {exc.strerror or exc}")]
 
 
-def read_jsonl(path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> tuple[list[Article], list[LoadProblem]]:
+def read_jsonl(
+    path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None = None
+) -> tuple[list[Article], list[LoadProblem]]:
     """Articles from a JSON Lines export; a bad line is reported with its number."""
     if not path.name.endswith(".gz"):
         with open(path, "rb") as handle:

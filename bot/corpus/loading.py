@@ -12,8 +12,9 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 
@@ -234,7 +235,7 @@ def _load_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
         return [], [LoadProblem(str(path), str(exc))]
     except OSError as exc:
         return [], [LoadProblem(str(path), f"cannot read: {exc.strerror or exc}")]
-    except Exception as exc:  # one odd file must never stop the rest from loading
+    except Exception as exc:  # noqa: BLE001 - one odd file must never stop the rest from loading
         return [], [LoadProblem(str(path), f"cannot load: {type(exc).__name__}: {exc}")]
 
 

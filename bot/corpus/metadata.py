@@ -17,8 +17,8 @@ import datetime as dt
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from bot.text.cleaning import clean_lines, split_byline
 from bot.text.normalize import fold_accents, split_sentences
@@ -40,9 +40,7 @@ _WHOLE_DATE_RE = re.compile(
     re.IGNORECASE,
 )
 # Full dates inside running text.
-_FULL_DATE_RE = re.compile(
-    rf"{_LONG}|(?<![\d/.,-]){_NUMERIC}(?![\d/-]|\.\d)|(?<![\d/-]){_ISO}(?![\d-])", re.IGNORECASE
-)
+_FULL_DATE_RE = re.compile(rf"{_LONG}|(?<![\d/.,-]){_NUMERIC}(?![\d/-]|\.\d)|(?<![\d/-]){_ISO}(?![\d-])", re.IGNORECASE)
 # A range "3/8 - 4/8/2020": the first day with the year of the second.
 _RANGE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})\s*[-–]\s*\d{1,2}/\d{1,2}/(\d{4})(?![\d/])")
 # The lead of a news text: "Chiều 14/11,", "Sáng nay (4/8),", "(Thanhuytphcm.vn) - Ngày 22/11/2021,".
@@ -66,7 +64,7 @@ def make_date(year: int | str, month: int | str, day: int | str, today: dt.date 
     except ValueError:
         return None
     latest = (today or dt.date.today()) + dt.timedelta(days=1)
-    return value if MIN_YEAR <= value.year and value <= latest else None
+    return value if value.year >= MIN_YEAR and value <= latest else None
 
 
 def _match_date(match: re.Match, today: dt.date | None = None) -> dt.date | None:
@@ -141,9 +139,9 @@ def infer_date(text: str, today: dt.date | None = None, lines: list[str] | None 
     In order: a lead date ('Chiều 14/11', with the year from a page-header date or the
     text); a page-header line that is only a date; the first full date of the first
     paragraph. ``lines`` are the text's clean_lines, when already known."""
-    raw_lines = [l.strip() for l in unicodedata.normalize("NFC", text).splitlines() if l.strip()]
-    header = next((d for d in (parse_date_text(l, today) for l in raw_lines[:3]) if d), None)
-    body = [l for l in (clean_lines(text) if lines is None else lines) if not _is_headline(l)]
+    raw_lines = [line.strip() for line in unicodedata.normalize("NFC", text).splitlines() if line.strip()]
+    header = next((d for d in (parse_date_text(line, today) for line in raw_lines[:3]) if d), None)
+    body = [line for line in (clean_lines(text) if lines is None else lines) if not _is_headline(line)]
     found = lead_date(body, header, text, today)
     if found or header:
         return found or header
@@ -279,9 +277,7 @@ def infer_source(text: str, outlets: Iterable[Outlet] = (), lines: list[str] | N
             return _cited(cited.group(1), outlets)
     if len(lines) >= 2 and _is_outlet_name(lines[-1], outlets) and len(lines[-1]) <= 60:
         return _cited(lines[-1], outlets)
-    credits = Counter(
-        m.group(1).strip() for line in lines for m in [_CREDIT_RE.search(line)] if m
-    )
+    credits = Counter(m.group(1).strip() for line in lines for m in [_CREDIT_RE.search(line)] if m)
     for name, _count in credits.most_common():
         if _is_outlet_name(name, outlets):
             return _cited(name, outlets)
@@ -316,8 +312,11 @@ FIELDS = ("title", "date", "source", "author")
 
 
 def infer_metadata(
-    text: str, outlets: Iterable[Outlet] = (), today: dt.date | None = None,
-    fields: Iterable[str] = FIELDS, lines: list[str] | None = None,
+    text: str,
+    outlets: Iterable[Outlet] = (),
+    today: dt.date | None = None,
+    fields: Iterable[str] = FIELDS,
+    lines: list[str] | None = None,
 ) -> TextMetadata:
     """Title, date, source and author read from an article's text (only ``fields``;
     the others are None). ``lines`` are the text's clean_lines, when already known."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import yaml
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from bot.corpus.adding import AddReport
 from bot.corpus.article import LoadProblem
@@ -199,8 +199,7 @@ def _print_add_report(report: AddReport, messages: Messages) -> None:
         print(f"failed {problem.path}: {problem.reason}")
     ignored = f"; {report.ignored} other files in folders ignored" if report.ignored else ""
     print(
-        f"{len(report.added)} added, {len(report.skipped)} skipped as duplicate, "
-        f"{len(report.failed)} failed{ignored}"
+        f"{len(report.added)} added, {len(report.skipped)} skipped as duplicate, {len(report.failed)} failed{ignored}"
     )
 
 

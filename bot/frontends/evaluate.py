@@ -17,9 +17,10 @@ import shutil
 import tempfile
 import time
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from bot.answer.compose import prepare_question
 from bot.corpus.article import Article, Corpus
@@ -92,8 +93,10 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise EvalError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("question"), str) or not record.get(
-                "gold_context_id"
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("question"), str)
+                or not record.get("gold_context_id")
             ):
                 raise EvalError(f"{path}:{number}: needs 'question' and 'gold_context_id'")
             questions.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from bot.answer.compose import Answer, AnswerStatus, Result
 from bot.answer.sources import SourceInfo
@@ -109,7 +109,9 @@ def render_answer(
             return "\n".join(notes + [_esc(messages.get("no_more", lang), as_html)])
         body = [_esc(messages.get("no_answer", lang), as_html), _esc(messages.get("no_answer_hint", lang), as_html)]
         return "\n".join(notes + body)
-    header = _bold(_esc(messages.get("answer_header", lang, question=short(answer.question, question_chars)), as_html), as_html)
+    header = _bold(
+        _esc(messages.get("answer_header", lang, question=short(answer.question, question_chars)), as_html), as_html
+    )
     parts = [header] + notes
     budget = limit - sum(len(p) + 2 for p in parts) - 10
     per_result = max(200, budget // len(answer.results) - 150)
@@ -125,8 +127,13 @@ def short(text: str, n: int) -> str:
 
 
 def render_sources(
-    sources: list[SourceInfo], messages: Messages, lang: str = "vi", as_html: bool = False,
-    query: str = "", start: int = 0, count: int | None = None,
+    sources: list[SourceInfo],
+    messages: Messages,
+    lang: str = "vi",
+    as_html: bool = False,
+    query: str = "",
+    start: int = 0,
+    count: int | None = None,
 ) -> str:
     """A numbered listing of articles: id, title, source and date."""
     if not sources:
@@ -143,7 +150,12 @@ def render_sources(
 
 
 def render_sources_page(
-    sources: list[SourceInfo], messages: Messages, lang: str, query: str, start: int, page_size: int,
+    sources: list[SourceInfo],
+    messages: Messages,
+    lang: str,
+    query: str,
+    start: int,
+    page_size: int,
     limit: int = TELEGRAM_LIMIT,
 ) -> tuple[str, int, int]:
     """One page of a listing in HTML with its 'page n of m' line, within ``limit`` characters
@@ -173,7 +185,10 @@ def source_line(info: SourceInfo, messages: Messages, lang: str = "vi", as_html:
 
 
 def render_cited_sources(
-    sources: list[SourceInfo], messages: Messages, lang: str = "vi", as_html: bool = False,
+    sources: list[SourceInfo],
+    messages: Messages,
+    lang: str = "vi",
+    as_html: bool = False,
     limit: int = TELEGRAM_LIMIT,
 ) -> str:
     """The articles behind the passages of an answer, each with its link, ready to cite."""
@@ -189,8 +204,13 @@ def render_cited_sources(
 
 
 def render_source(
-    info: SourceInfo, passages: list[str], messages: Messages, lang: str = "vi", as_html: bool = False,
-    first_chars: int = 600, limit: int = TELEGRAM_LIMIT,
+    info: SourceInfo,
+    passages: list[str],
+    messages: Messages,
+    lang: str = "vi",
+    as_html: bool = False,
+    first_chars: int = 600,
+    limit: int = TELEGRAM_LIMIT,
 ) -> str:
     """One article's metadata and the first lines of its text."""
     dash = "—"

@@ -1,1 +1,2 @@
-"""The passage index: segmenting articles, the segment cache, posting lists, the on-disk format and incremental builds."""
+"""The passage index: segmenting articles, the segment cache, posting lists, the on-disk format
+and incremental builds."""

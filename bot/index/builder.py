@@ -119,9 +119,7 @@ def _identity(meta: dict[str, Any]) -> str:
     Not where it was read from: a JSON Lines article whose line moved (a line removed above
     it, or a new export file) is the same article; its id and content say so.
     """
-    return json.dumps(
-        {k: v for k, v in meta.items() if k not in ("first_passage", "passages", "path")}, sort_keys=True
-    )
+    return json.dumps({k: v for k, v in meta.items() if k not in ("first_passage", "passages", "path")}, sort_keys=True)
 
 
 def build_index(
@@ -149,8 +147,10 @@ def build_index(
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         base = None if full else _incremental_base(settings)
-        outcome: BuildReport | FullBuildDue = FullBuildDue("a full build") if base is None else _update_from_corpus(
-            settings, base, corpus.articles, metas, manifest, progress
+        outcome: BuildReport | FullBuildDue = (
+            FullBuildDue("a full build")
+            if base is None
+            else _update_from_corpus(settings, base, corpus.articles, metas, manifest, progress)
         )
         if isinstance(outcome, FullBuildDue):
             log.debug("building the index in full: %s", outcome.reason)
@@ -164,7 +164,13 @@ def build_index(
             part = Part(new_part_name("m"), arrays, texts, _article_list(metas, per_article))
             write_version(settings.index_dir, [part], manifest, settings.bm25.epsilon)
             outcome = BuildReport(
-                "built", "", len(metas), len(arrays["doc_len"]), fresh, 0.0, corpus.problems,
+                "built",
+                "",
+                len(metas),
+                len(arrays["doc_len"]),
+                fresh,
+                0.0,
+                corpus.problems,
                 "compacted" if base is not None else "full",
             )
     outcome.problems = corpus.problems
@@ -184,8 +190,12 @@ def _incremental_base(settings: Settings) -> PassageIndex | None:
 
 
 def _update_from_corpus(
-    settings: Settings, base: PassageIndex, articles: list[Article], metas: list[dict[str, Any]],
-    manifest: dict[str, Any], progress: bool,
+    settings: Settings,
+    base: PassageIndex,
+    articles: list[Article],
+    metas: list[dict[str, Any]],
+    manifest: dict[str, Any],
+    progress: bool,
 ) -> BuildReport | FullBuildDue:
     """A new version of ``base`` for the corpus ``articles`` (``metas``: their stored metadata)."""
     waiting: dict[str, list[int]] = {}
@@ -201,8 +211,15 @@ def _update_from_corpus(
             added.append(position)
     removed = sorted(n for found in waiting.values() for n in found)
     return _update(
-        settings, base.parts, base.manifest, removed, [articles[i] for i in added], [metas[i] for i in added],
-        manifest, progress, CorpusMatch(unchanged, {m["key"] for m in metas}),
+        settings,
+        base.parts,
+        base.manifest,
+        removed,
+        [articles[i] for i in added],
+        [metas[i] for i in added],
+        manifest,
+        progress,
+        CorpusMatch(unchanged, {m["key"] for m in metas}),
     )
 
 
@@ -257,14 +274,22 @@ def mark_removed(part: Part, local: list[int], segmented: list[SegmentedArticle]
     all_rows, inverse = np.unique(np.concatenate(rows), return_inverse=True)
     dead_count = np.bincount(inverse, weights=np.concatenate(counts).astype(np.float64), minlength=len(all_rows))
     return dataclasses.replace(
-        part, dead_rows=all_rows.astype(np.int64), dead_count=np.rint(dead_count).astype(np.int64),
+        part,
+        dead_rows=all_rows.astype(np.int64),
+        dead_count=np.rint(dead_count).astype(np.int64),
         dead_articles=np.union1d(part.dead_articles, np.asarray(local, dtype=np.int64)),
     )
 
 
 def _update(
-    settings: Settings, base_parts: list[Part], base_manifest: dict[str, Any], removed: list[int],
-    new_articles: list[Article], new_metas: list[dict[str, Any]], manifest: dict[str, Any], progress: bool,
+    settings: Settings,
+    base_parts: list[Part],
+    base_manifest: dict[str, Any],
+    removed: list[int],
+    new_articles: list[Article],
+    new_metas: list[dict[str, Any]],
+    manifest: dict[str, Any],
+    progress: bool,
     corpus: CorpusMatch | None,
 ) -> BuildReport | FullBuildDue:
     """Write a version of the current one (``base_parts``, ``base_manifest``) without the
@@ -276,7 +301,10 @@ def _update(
     """
     stored = articles_of(base_parts)
     starts = _part_starts(base_parts)
-    part_of = lambda n: int(np.searchsorted(starts, n, side="right")) - 1
+
+    def part_of(number: int) -> int:
+        return int(np.searchsorted(starts, number, side="right")) - 1
+
     n_parts = len(base_parts) + (1 if new_articles else 0)
     merge = corpus is not None and n_parts > MAX_PARTS
     kept_parts = base_parts[:1] if merge else list(base_parts)
@@ -308,7 +336,9 @@ def _update(
     for n in gone:
         by_part.setdefault(part_of(n), []).append(n)
     for number, dead in by_part.items():
-        marked = mark_removed(parts[number], [n - starts[number] for n in dead], [found[stored.stored(n).key] for n in dead])
+        marked = mark_removed(
+            parts[number], [n - starts[number] for n in dead], [found[stored.stored(n).key] for n in dead]
+        )
         if marked is None:
             return FullBuildDue("a removed article's terms do not match its part")
         parts[number] = marked
@@ -317,13 +347,18 @@ def _update(
         arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
         parts.append(Part(new_part_name("d"), arrays, texts, _article_list(metas + new_metas, per_article)))
     version = current_version(settings.index_dir)
-    write_version(
-        settings.index_dir, parts, manifest, settings.bm25.epsilon, version, base_manifest.get("files", {})
-    )
+    write_version(settings.index_dir, parts, manifest, settings.bm25.epsilon, version, base_manifest.get("files", {}))
     detail = f"+{len(new_articles)} -{len(removed)} articles, {len(parts)} parts" + (", deltas merged" if merge else "")
     return BuildReport(
-        "built", "", sum(p.count_articles() - len(p.dead_articles) for p in parts), live_after, fresh, 0.0, [],
-        "delta", detail,
+        "built",
+        "",
+        sum(p.count_articles() - len(p.dead_articles) for p in parts),
+        live_after,
+        fresh,
+        0.0,
+        [],
+        "delta",
+        detail,
     )
 
 
@@ -337,8 +372,13 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
         index = load_configured_index(settings)
         if index.manifest.get("fingerprint") == full_fingerprint(settings):
             return index, BuildReport(
-                "loaded", "up to date", len(index.articles), index.n_live, 0,
-                time.perf_counter() - started, problems_of(index.manifest),
+                "loaded",
+                "up to date",
+                len(index.articles),
+                index.n_live,
+                0,
+                time.perf_counter() - started,
+                problems_of(index.manifest),
             )
         reason = "the corpus or the settings changed"
     except IndexError_ as exc:

@@ -18,7 +18,11 @@ CACHE_FORMAT = 2  # of the segment cache's entries (``segmenter.SegmentedArticle
 # article keys have always been hashed with: renaming them would change every article's key,
 # so every cache entry and the ``key`` stored with each article in the index files.
 _SEGMENT_NAMES = {
-    "min_chars": "min", "max_chars": "max", "terms": "terms", "text_version": "text", "title_in_passages": "title",
+    "min_chars": "min",
+    "max_chars": "max",
+    "terms": "terms",
+    "text_version": "text",
+    "title_in_passages": "title",
 }
 
 
@@ -48,6 +52,4 @@ def settings_fingerprint(settings: Settings) -> str:
 
 def full_fingerprint(settings: Settings) -> str:
     """Changes when any corpus file or any index setting changes."""
-    return hashlib.sha256(
-        (corpus_fingerprint(settings.corpus) + settings_fingerprint(settings)).encode()
-    ).hexdigest()
+    return hashlib.sha256((corpus_fingerprint(settings.corpus) + settings_fingerprint(settings)).encode()).hexdigest()

@@ -61,11 +61,11 @@ class Part:
 
     @property
     def n_passages(self) -> int:
-        return int(len(self.arrays["doc_len"]))
+        return len(self.arrays["doc_len"])
 
     @property
     def n_terms(self) -> int:
-        return int(len(self.arrays["term_hash"]))
+        return len(self.arrays["term_hash"])
 
     def row(self, key: np.uint64) -> int | None:
         """The row of a term (by ``term_hash`` key), or None when no passage of the part has it."""
@@ -186,16 +186,26 @@ class PassageIndex:
     memory_mb: float = 0  # mapped index pages kept resident at most (0: no limit); see ``release_pages``
 
     # set from the parts at construction:
-    passage_starts: np.ndarray = field(init=False, repr=False, compare=False)  # each part's first global passage number, and the total
-    all_articles: ArticleView = field(init=False, repr=False, compare=False)  # every article (removed ones too), by global number
+    passage_starts: np.ndarray = field(
+        init=False, repr=False, compare=False
+    )  # each part's first global passage number, and the total
+    all_articles: ArticleView = field(
+        init=False, repr=False, compare=False
+    )  # every article (removed ones too), by global number
     articles: ArticleView = field(init=False, repr=False, compare=False)  # the live articles
     live: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage number: not removed
     n_live: int = field(init=False, repr=False, compare=False)  # live passages
     avgdl: float = field(init=False, repr=False, compare=False)  # their average length
-    norms: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage number: its BM25 length norm (inf: removed)
+    norms: np.ndarray = field(
+        init=False, repr=False, compare=False
+    )  # per global passage number: its BM25 length norm (inf: removed)
     scoring: list[PartScoring] = field(init=False, repr=False, compare=False)  # per part
-    _slot_article: np.ndarray = field(init=False, repr=False, compare=False)  # per global passage: its article's global number
-    _recent: deque[tuple[int, np.ndarray]] = field(init=False, repr=False, compare=False)  # rows read (``note_rows_read``)
+    _slot_article: np.ndarray = field(
+        init=False, repr=False, compare=False
+    )  # per global passage: its article's global number
+    _recent: deque[tuple[int, np.ndarray]] = field(
+        init=False, repr=False, compare=False
+    )  # rows read (``note_rows_read``)
     _floor_mb: float = field(init=False, repr=False, compare=False)  # mapped at load: what a release cannot go below
 
     def __post_init__(self) -> None:
@@ -221,7 +231,8 @@ class PassageIndex:
         self.live = alive[self._slot_article] if len(counts) else np.zeros(0, dtype=np.bool_)
         doc_len = (
             np.concatenate([np.asarray(p.arrays["doc_len"]) for p in self.parts]).astype(np.int64)
-            if self.parts else np.zeros(0, dtype=np.int64)
+            if self.parts
+            else np.zeros(0, dtype=np.int64)
         )
         self.n_live = int(self.live.sum())
         self.avgdl = int(doc_len[self.live].sum()) / self.n_live if self.n_live else 0.0
@@ -232,18 +243,26 @@ class PassageIndex:
         self.norms = norms
         self.scoring = []
         for part, start, end, r0, r1 in zip(
-            self.parts, self.passage_starts[:-1].tolist(), self.passage_starts[1:].tolist(),
-            row_starts[:-1].tolist(), row_starts[1:].tolist(),
+            self.parts,
+            self.passage_starts[:-1].tolist(),
+            self.passage_starts[1:].tolist(),
+            row_starts[:-1].tolist(),
+            row_starts[1:].tolist(),
         ):
-            self.scoring.append(PartScoring(
-                norms[start:end],
-                self.idf_rows[r0:r1],
-                float(norms[start:end].min()) if end > start else 0.0,
-                PostingSource(
-                    part.arrays["post_doc"], part.arrays["post_tf"], part.arrays["range_tf"], part.arrays["range_dl"],
-                    int(self.manifest.get("range_size", RANGE_SIZE)),
-                ),
-            ))
+            self.scoring.append(
+                PartScoring(
+                    norms[start:end],
+                    self.idf_rows[r0:r1],
+                    float(norms[start:end].min()) if end > start else 0.0,
+                    PostingSource(
+                        part.arrays["post_doc"],
+                        part.arrays["post_tf"],
+                        part.arrays["range_tf"],
+                        part.arrays["range_dl"],
+                        int(self.manifest.get("range_size", RANGE_SIZE)),
+                    ),
+                )
+            )
 
     # --- memory --------------------------------------------------------------------------
 
@@ -334,8 +353,11 @@ class PassageIndex:
         slot = int(part.range_slots(np.array([row]))[0])
         ranged = slot >= 0
         return Postings(
-            a["post_doc"][start:end], a["post_tf"][start:end], int(a["term_tfmax"][row]),
-            a["range_tf"][slot] if ranged else None, a["range_dl"][slot] if ranged else None,
+            a["post_doc"][start:end],
+            a["post_tf"][start:end],
+            int(a["term_tfmax"][row]),
+            a["range_tf"][slot] if ranged else None,
+            a["range_dl"][slot] if ranged else None,
             self.scoring[part_number].source.range_size if ranged else 0,
         )
 

@@ -14,9 +14,7 @@ from bot.search.bm25 import RANGE_SIZE, okapi_idf, range_bounds
 RANGE_MIN_DF = 2048  # terms in at least this many passages (and 1/64 of them) get range bounds
 
 
-def build_arrays(
-    segmented: list[SegmentedArticle], epsilon: float
-) -> tuple[dict[str, np.ndarray], bytes, list[int]]:
+def build_arrays(segmented: list[SegmentedArticle], epsilon: float) -> tuple[dict[str, np.ndarray], bytes, list[int]]:
     """Postings, lengths and texts from segmented articles, with numpy only (no per-term Python).
 
     Terms are ordered by hash key; idf is computed over the terms in order of first
@@ -130,4 +128,3 @@ def postings_from_stream(
         "post_doc": docs[order],
         "post_tf": post_tf,
     }
-

@@ -160,7 +160,11 @@ class Segmenter:
     """Segments batches of articles as configured; remembers its term numbering between batches."""
 
     def __init__(
-        self, min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool,
+        self,
+        min_chars: int,
+        max_chars: int,
+        options: TermOptions,
+        title_in_passages: bool,
         term_ids_size: int = TERM_IDS_SIZE,
     ) -> None:
         self.min_chars = min_chars
@@ -205,10 +209,16 @@ class Segmenter:
         for (key, _), passages in zip(batch, texts):
             n = len(passages)
             size = int(n_terms[passage : passage + n].sum())
-            out.append(SegmentedArticle(
-                key, passages, hashes[posting : posting + size], counts[posting : posting + size],
-                n_terms[passage : passage + n], lengths[passage : passage + n],
-            ))
+            out.append(
+                SegmentedArticle(
+                    key,
+                    passages,
+                    hashes[posting : posting + size],
+                    counts[posting : posting + size],
+                    n_terms[passage : passage + n],
+                    lengths[passage : passage + n],
+                )
+            )
             passage, posting = passage + n, posting + size
         return out
 
@@ -263,8 +273,12 @@ def _segment_in_worker(batch: list[tuple[str, Article]]) -> list[SegmentedArticl
 
 
 def segment_articles(
-    articles: list[Article], settings: Settings, cache: SegmentCache | None, workers: int | None = None,
-    progress: bool = False, keys: list[str] | None = None,
+    articles: list[Article],
+    settings: Settings,
+    cache: SegmentCache | None,
+    workers: int | None = None,
+    progress: bool = False,
+    keys: list[str] | None = None,
 ) -> tuple[list[SegmentedArticle], int]:
     """Each article segmented, from the cache when unchanged. Returns (results, how many were new).
 
@@ -310,6 +324,4 @@ def _store(results: list[SegmentedArticle], done: dict[str, SegmentedArticle], c
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(
-        total=total, unit="ch", unit_scale=True, desc="segmenting", disable=not enabled, leave=False
-    )
+    return tqdm(total=total, unit="ch", unit_scale=True, desc="segmenting", disable=not enabled, leave=False)

@@ -165,6 +165,7 @@ def _load_array(
     array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
     return array.reshape(shape, order="F" if fortran else "C"), (mapped, offset, dtype.itemsize)
 
+
 PART_ARRAYS = (
     "term_hash",
     "term_ptr",
@@ -183,7 +184,9 @@ PART_ARRAYS = (
 
 # small arrays every question reads at random (the term look-up, lengths, where texts are):
 # with ``preload`` mapped in at load and never released (1M passages: about 70 MB)
-RESIDENT_ARRAYS = frozenset({"term_hash", "term_ptr", "term_tfmax", "doc_len", "passage_offsets", "range_rows", "article_rows"})
+RESIDENT_ARRAYS = frozenset(
+    {"term_hash", "term_ptr", "term_tfmax", "doc_len", "passage_offsets", "range_rows", "article_rows"}
+)
 
 
 def part_files(name: str) -> list[str]:
@@ -207,8 +210,12 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 
 
 def write_version(
-    index_dir: Path, parts: list[Part], manifest: dict[str, Any], epsilon: float,
-    previous: Path | None = None, previous_files: dict[str, Any] | None = None,
+    index_dir: Path,
+    parts: list[Part],
+    manifest: dict[str, Any],
+    epsilon: float,
+    previous: Path | None = None,
+    previous_files: dict[str, Any] | None = None,
 ) -> Path:
     """Write a new version folder, then switch CURRENT to it in one rename.
 
@@ -245,20 +252,31 @@ def write_version(
     row_starts = np.cumsum([0] + [p.n_terms for p in parts])
     own = {
         "idf": global_idf(parts, n_live, epsilon),
-        "dead_rows": np.concatenate([p.dead_rows + r0 for p, r0 in zip(parts, row_starts)] or [np.zeros(0)]).astype(np.int64),
+        "dead_rows": np.concatenate([p.dead_rows + r0 for p, r0 in zip(parts, row_starts)] or [np.zeros(0)]).astype(
+            np.int64
+        ),
         "dead_count": np.concatenate([p.dead_count for p in parts] or [np.zeros(0)]).astype(np.int64),
     }
     for key, array in own.items():
         _save_array(tmp / f"{key}.npy", array)
         files[f"{key}.npy"] = _file_info(tmp / f"{key}.npy")
     manifest = dict(
-        manifest, files=files, format=FORMAT_VERSION, range_size=RANGE_SIZE,
+        manifest,
+        files=files,
+        format=FORMAT_VERSION,
+        range_size=RANGE_SIZE,
         parts=[
-            {"name": p.name, "passages": p.n_passages, "terms": p.n_terms, "articles": p.count_articles(),
-             "dead_articles": p.dead_articles.tolist()}
+            {
+                "name": p.name,
+                "passages": p.n_passages,
+                "terms": p.n_terms,
+                "articles": p.count_articles(),
+                "dead_articles": p.dead_articles.tolist(),
+            }
             for p in parts
         ],
-        passages=n_live, articles=sum(p.count_articles() - len(p.dead_articles) for p in parts),
+        passages=n_live,
+        articles=sum(p.count_articles() - len(p.dead_articles) for p in parts),
         terms=int(np.count_nonzero(own["idf"])),
     )
     write_synced(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
@@ -274,7 +292,11 @@ def write_version(
 
 
 def save_index(
-    index_dir: Path, arrays: dict[str, np.ndarray], texts: bytes, articles: list[dict[str, Any]], manifest: dict[str, Any],
+    index_dir: Path,
+    arrays: dict[str, np.ndarray],
+    texts: bytes,
+    articles: list[dict[str, Any]],
+    manifest: dict[str, Any],
     epsilon: float = 0.25,
 ) -> Path:
     """Write a new version of one part (the arrays of ``build_arrays``) and switch CURRENT to it."""
@@ -336,7 +358,10 @@ def read_manifest(version: Path) -> dict[str, Any]:
 
 
 def load_index(
-    index_dir: Path, params: BM25Params, verify: bool | str = "quick", preload: bool = False,
+    index_dir: Path,
+    params: BM25Params,
+    verify: bool | str = "quick",
+    preload: bool = False,
     memory_mb: float = 0,
 ) -> PassageIndex:
     """Load the current index, memory-mapped. Raises IndexError_ when missing or damaged.
@@ -397,8 +422,14 @@ def load_parts(
             r1 = r0 + len(arrays["term_hash"])
             lo, hi = np.searchsorted(dead_rows, [r0, r1])
             part = Part(
-                name, arrays, blobs["passages.txt"], ArticleTable(blobs["articles.jsonl"], arrays["article_rows"]),
-                np.asarray(info["dead_articles"], dtype=np.int64), dead_rows[lo:hi] - r0, dead_count[lo:hi], maps,
+                name,
+                arrays,
+                blobs["passages.txt"],
+                ArticleTable(blobs["articles.jsonl"], arrays["article_rows"]),
+                np.asarray(info["dead_articles"], dtype=np.int64),
+                dead_rows[lo:hi] - r0,
+                dead_count[lo:hi],
+                maps,
             )
             if int(arrays["term_ptr"][-1]) != len(arrays["post_doc"]) or part.n_passages != info["passages"]:
                 raise IndexError_(f"{version}: arrays of part {name} disagree with each other")
@@ -413,4 +444,3 @@ def load_parts(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexError_(f"{version}: cannot load ({exc})") from None
     return version, manifest, parts, idf
-

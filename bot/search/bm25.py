@@ -52,9 +52,7 @@ def length_norms(doc_len: np.ndarray, params: BM25Params) -> np.ndarray:
     return params.k1 * (1 - params.b + params.b * doc_len / avgdl)
 
 
-def term_contributions(
-    tf: np.ndarray, docs: np.ndarray, idf: float, norms: np.ndarray, k1: float
-) -> np.ndarray:
+def term_contributions(tf: np.ndarray, docs: np.ndarray, idf: float, norms: np.ndarray, k1: float) -> np.ndarray:
     """One term's BM25Okapi score in each passage of its posting list."""
     tf = tf.astype(np.float64)
     return idf * (tf * (k1 + 1) / (tf + norms[docs]))
@@ -183,8 +181,19 @@ def best_passages(
     source, starts, ranges = _posting_arrays([p for p, _, _ in terms])
     rtf, rdl, rslot, rsize = ranges
     return _top(
-        source, starts, (rtf, rdl, rslot, rsize), np.array([t[1] for t in terms]), np.array([t[2] for t in terms]),
-        np.array([float(p.tf_max or 0) for p, _, _ in terms]), norms, k1, k, b, avgdl, norm_min, seed_postings,
+        source,
+        starts,
+        (rtf, rdl, rslot, rsize),
+        np.array([t[1] for t in terms]),
+        np.array([t[2] for t in terms]),
+        np.array([float(p.tf_max or 0) for p, _, _ in terms]),
+        norms,
+        k1,
+        k,
+        b,
+        avgdl,
+        norm_min,
+        seed_postings,
         split_from,
     )
 
@@ -214,10 +223,23 @@ def best_in_source(
     return _top(
         (_readonly(source.post_doc), _readonly(source.post_tf)),
         (np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)),
-        (_readonly(rtf), _readonly(rdl), slots if ranged else np.full(len(slots), -1, dtype=np.int64),
-         source.range_size if ranged else 0),
-        np.asarray(idf, dtype=np.float64), np.asarray(weights, dtype=np.float64), np.asarray(tf_max, dtype=np.float64),
-        norms, k1, k, b, avgdl, norm_min, SEED_POSTINGS, SPLIT_FROM,
+        (
+            _readonly(rtf),
+            _readonly(rdl),
+            slots if ranged else np.full(len(slots), -1, dtype=np.int64),
+            source.range_size if ranged else 0,
+        ),
+        np.asarray(idf, dtype=np.float64),
+        np.asarray(weights, dtype=np.float64),
+        np.asarray(tf_max, dtype=np.float64),
+        norms,
+        k1,
+        k,
+        b,
+        avgdl,
+        norm_min,
+        SEED_POSTINGS,
+        SPLIT_FROM,
     )
 
 
@@ -226,12 +248,23 @@ def compile_scorer() -> None:
     first compile on a machine takes about 10 s."""
     one = np.ones(1)
     source = PostingSource(np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16), *_NO_RANGES, 0)
-    best_in_source(source, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.full(1, -1), one, one, one,
-                   one, 1.2, 1, 0.75, 1.0)
+    best_in_source(
+        source,
+        np.zeros(1, dtype=np.int64),
+        np.ones(1, dtype=np.int64),
+        np.full(1, -1),
+        one,
+        one,
+        one,
+        one,
+        1.2,
+        1,
+        0.75,
+        1.0,
+    )
 
 
-def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings,
-         split_from):
+def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings, split_from):
     """Run the compiled scorer (``bm25_kernel.top_passages``), over two halves of the passages
     in two threads when there are ``split_from`` passages or more (it releases the GIL)."""
     from bot.search import kernel as bm25_kernel
@@ -240,9 +273,24 @@ def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, n
     if rsize and avgdl <= 0:
         rsize = 0  # range bounds need the average length the norms were made with
     args = (
-        source[0], source[1], starts[0], starts[1], idf, weights, tf_max,
-        rslot, rtf, rdl, rsize, norms, float(np.min(norms)) if norm_min is None else norm_min,
-        float(k1), float(b), float(avgdl), int(k), int(seed_postings),
+        source[0],
+        source[1],
+        starts[0],
+        starts[1],
+        idf,
+        weights,
+        tf_max,
+        rslot,
+        rtf,
+        rdl,
+        rsize,
+        norms,
+        float(np.min(norms)) if norm_min is None else norm_min,
+        float(k1),
+        float(b),
+        float(avgdl),
+        int(k),
+        int(seed_postings),
     )
     windows = -(-len(norms) // bm25_kernel.WINDOW)
     if len(norms) < split_from or windows < 2 or _cores() < 2:

@@ -14,8 +14,8 @@ order. Passages are visited in windows of ``WINDOW`` passage numbers:
    the first ones whose bounds add up to less than the threshold are "non-essential": a
    passage holding only those cannot enter the top k;
 3. in each window (each essential list's start found from an evenly-spread guess, ``_seek``;
-   a non-essential list only when a passage needs it) the essential terms' postings are added into a small accumulator (term
-   at a time, in query order, so the partial sums are exact);
+   a non-essential list only when a passage needs it) the essential terms' postings are added
+   into a small accumulator (term at a time, in query order, so the partial sums are exact);
 4. each touched passage is checked against the non-essential terms' block bounds (worked
    out only in windows where many passages were touched; elsewhere their total bound), then
    those terms are looked up (galloping search) from the most to the least promising,
@@ -171,8 +171,9 @@ def _exact(doc_arr, tf_arr, starts, ends, idf, weight, norms, k1: float, doc: in
 
 
 @nb.njit(cache=True, nogil=True)
-def _add_range_bounds(into, first_block: int, count: int, t: int, scale, rslot, rtf, rdl, k1: float, c0: float,
-                      c1: float) -> float:
+def _add_range_bounds(
+    into, first_block: int, count: int, t: int, scale, rslot, rtf, rdl, k1: float, c0: float, c1: float
+) -> float:
     """Add term ``t``'s bound in blocks first_block .. first_block + count - 1 (from the range
     data, one range a block) to into[0 .. count - 1]; returns the highest of them."""
     slot = rslot[t]
@@ -195,8 +196,9 @@ def _add_range_bounds(into, first_block: int, count: int, t: int, scale, rslot, 
 
 
 @nb.njit(cache=True, nogil=True)
-def _add_posting_bounds(into, first: int, doc_arr, tf_arr, pos: int, end: int, last: int, idf: float,
-                        weight: float, norms, k1: float) -> float:
+def _add_posting_bounds(
+    into, first: int, doc_arr, tf_arr, pos: int, end: int, last: int, idf: float, weight: float, norms, k1: float
+) -> float:
     """Add a term's best contribution in each block of passages first .. last - 1 to ``into``
     (indexed by block from ``first``), from its postings at pos .. end; returns the highest."""
     block = -1
@@ -235,9 +237,28 @@ def _minor_first(ub, df):
 
 
 @nb.njit(cache=True, nogil=True)
-def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf, rdl, rsize: int,
-                 norms, norm_min: float, k1: float, b: float, avgdl: float, k: int, seed_postings: int,
-                 window_lo: int = 0, window_hi: int = -1):
+def top_passages(
+    doc_arr,
+    tf_arr,
+    starts,
+    ends,
+    idf,
+    weight,
+    tf_max,
+    rslot,
+    rtf,
+    rdl,
+    rsize: int,
+    norms,
+    norm_min: float,
+    k1: float,
+    b: float,
+    avgdl: float,
+    k: int,
+    seed_postings: int,
+    window_lo: int = 0,
+    window_hi: int = -1,
+):
     """The k best passages with a positive score: (passages, scores) best first, and how many
     passages were found scoring above 0 (a lower bound of that count). Only the windows
     window_lo .. window_hi - 1 are searched (-1: to the end); the k best of the whole corpus
@@ -317,12 +338,21 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
         if scale[t] <= 0.0:
             continue
         if ranged[t]:
-            highest = _add_range_bounds(searched, lo_block, hi_block - lo_block, t, scale, rslot, rtf, rdl, k1, c0,
-                                        c1)
+            highest = _add_range_bounds(searched, lo_block, hi_block - lo_block, t, scale, rslot, rtf, rdl, k1, c0, c1)
         else:
-            highest = _add_posting_bounds(searched, lo_doc, doc_arr, tf_arr,
-                                          _seek(doc_arr, starts[t], ends[t], lo_doc, n_docs), ends[t], hi_doc,
-                                          idf[t], weight[t], norms, k1)
+            highest = _add_posting_bounds(
+                searched,
+                lo_doc,
+                doc_arr,
+                tf_arr,
+                _seek(doc_arr, starts[t], ends[t], lo_doc, n_docs),
+                ends[t],
+                hi_doc,
+                idf[t],
+                weight[t],
+                norms,
+                k1,
+            )
         ub[t] = min(ub[t], highest)  # the term's best block here: a tighter bound than tf_max gives
     by_bound = _minor_first(ub, ends - starts)
     total = 0.0
@@ -403,8 +433,9 @@ def top_passages(doc_arr, tf_arr, starts, ends, idf, weight, tf_max, rslot, rtf,
                 else:
                     if cursor[t] < 0:
                         cursor[t] = _seek(doc_arr, starts[t], ends[t], first, n_docs)
-                    _add_posting_bounds(block_minor, first, doc_arr, tf_arr, cursor[t], ends[t], last, idf[t], weight[t],
-                                        norms, k1)
+                    _add_posting_bounds(
+                        block_minor, first, doc_arr, tf_arr, cursor[t], ends[t], last, idf[t], weight[t], norms, k1
+                    )
         else:
             block_minor[:] = np.inf
         if n_touched * 8 < WINDOW:

@@ -9,9 +9,7 @@ from bot.index.parts import PassageIndex
 from bot.search.bm25 import best_in_source, score_touched, top_k
 
 
-def search(
-    index: PassageIndex, terms: list[str], weights: list[float], k: int
-) -> tuple[list[tuple[int, float]], int]:
+def search(index: PassageIndex, terms: list[str], weights: list[float], k: int) -> tuple[list[tuple[int, float]], int]:
     """The k best (passage, score) pairs, highest score first and lower passage number on ties,
     and a lower bound of how many passages score above 0.
 
@@ -34,9 +32,18 @@ def search(
         index.note_rows_read(number, rows)
         scoring = index.scoring[number]
         best, n = best_in_source(
-            scoring.source, *part.spans("post_doc", rows), part.range_slots(rows), scoring.idf[rows], weight_of[known],
-            part.arrays["term_tfmax"][rows], scoring.norms, index.params.k1, k,
-            b=index.params.b, avgdl=index.avgdl, norm_min=scoring.norm_min,
+            scoring.source,
+            *part.spans("post_doc", rows),
+            part.range_slots(rows),
+            scoring.idf[rows],
+            weight_of[known],
+            part.arrays["term_tfmax"][rows],
+            scoring.norms,
+            index.params.k1,
+            k,
+            b=index.params.b,
+            avgdl=index.avgdl,
+            norm_min=scoring.norm_min,
         )
         start = int(index.passage_starts[number])
         found.extend((start + d, s) for d, s in best)

@@ -67,7 +67,7 @@ class TermFinder:
                 pair = f"{exact} {following[0]}"
                 if pair in weights:
                     hits.append((i, pair))
-                pair = f"{folded} {following[1][len(FOLD_PREFIX):]}"
+                pair = f"{folded} {following[1][len(FOLD_PREFIX) :]}"
                 if pair in weights:
                     hits.append((i, pair))
         return hits

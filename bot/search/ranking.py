@@ -2,7 +2,6 @@
 and title; coverage of the question decides whether the best passage answers.
 """
 
-
 from __future__ import annotations
 
 import math

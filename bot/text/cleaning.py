@@ -125,12 +125,10 @@ def clean_lines(text: str, title: str | None = None) -> list[str]:
 
 def _drop_teasers(lines: list[str]) -> list[str]:
     """Drop runs of two or more short lines cut off with an ellipsis (other articles' teasers)."""
-    teaser = [bool(_ELLIPSIS_RE.search(l)) and len(l) <= _TEASER_MAX_CHARS for l in lines]
+    teaser = [bool(_ELLIPSIS_RE.search(line)) and len(line) <= _TEASER_MAX_CHARS for line in lines]
     keep: list[str] = []
     for i, line in enumerate(lines):
-        in_run = teaser[i] and (
-            (i > 0 and teaser[i - 1]) or (i + 1 < len(lines) and teaser[i + 1])
-        )
+        in_run = teaser[i] and ((i > 0 and teaser[i - 1]) or (i + 1 < len(lines) and teaser[i + 1]))
         if not in_run:
             keep.append(line)
     return keep

@@ -2,7 +2,6 @@
 sentence splitting. Pure functions.
 """
 
-
 from __future__ import annotations
 
 import re
@@ -39,7 +38,8 @@ def _move_tone(match: re.Match) -> str:
 def _old_tone_vowels(bases: str) -> str:
     """The precomposed characters whose NFD starts with one of ``bases`` and then a tone mark."""
     return "".join(
-        ch for ch in map(chr, range(0xC0, 0x2000))
+        ch
+        for ch in map(chr, range(0xC0, 0x2000))
         if len(nfd := unicodedata.normalize("NFD", ch)) > 1 and nfd[0] in bases and nfd[1] in _TONES
     )
 
@@ -110,8 +110,6 @@ def fold_accents(text: str) -> str:
 def has_diacritics(text: str) -> bool:
     """True when the text carries any Vietnamese diacritic (or 'đ')."""
     return fold_accents(text) != unicodedata.normalize("NFC", text)
-
-
 
 
 def split_sentences(text: str) -> list[str]:

@@ -136,10 +136,7 @@ class TermOptions:
 
 @lru_cache(maxsize=8)
 def _abbreviation_map(pairs: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
-    return {
-        canonical_syllable(short): [canonical_syllable(s) for s in long.split()]
-        for short, long in pairs
-    }
+    return {canonical_syllable(short): [canonical_syllable(s) for s in long.split()] for short, long in pairs}
 
 
 def expansion_terms(syllables: list[str], options: TermOptions) -> list[str]:
@@ -161,9 +158,7 @@ def expansion_terms(syllables: list[str], options: TermOptions) -> list[str]:
     terms = [s for s, inserted in expanded if inserted]
     if options.bigrams:
         terms.extend(
-            f"{a} {b}"
-            for (a, new_a), (b, new_b) in zip(expanded, expanded[1:])
-            if (new_a or new_b) and a and b
+            f"{a} {b}" for (a, new_a), (b, new_b) in zip(expanded, expanded[1:]) if (new_a or new_b) and a and b
         )
     return terms
 

@@ -54,7 +54,10 @@ async def register_commands(application: Application) -> None:
     messages: Messages = application.bot_data["replies"].messages
     for lang in COMMAND_LANGUAGES:
         table = messages.mapping("commands", lang)
-        for scope, names in ((BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS), (BotCommandScopeAllGroupChats(), GROUP_COMMANDS)):
+        for scope, names in (
+            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+            (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+        ):
             commands = [BotCommand(name, table[name]) for name in names]
             await application.bot.set_my_commands(commands, scope=scope, language_code=lang)
             if lang == DEFAULT_LANGUAGE:
@@ -67,8 +70,11 @@ async def on_startup(application: Application) -> None:
     except TelegramError as exc:
         log.warning("could not register the command menus: %s", exc)
     mode = application.bot_data["replies"].settings.telegram.mode
-    print(f"connected as @{application.bot.username} ({'long polling' if mode == 'polling' else 'webhook'}); "
-          "press Ctrl+C to stop", flush=True)
+    print(
+        f"connected as @{application.bot.username} ({'long polling' if mode == 'polling' else 'webhook'}); "
+        "press Ctrl+C to stop",
+        flush=True,
+    )
 
 
 def api_urls(base_url: str) -> tuple[str, str]:
@@ -91,11 +97,13 @@ def build_application(service: Service, messages: Messages, token: str, base_url
     builder = (
         Application.builder()
         .token(token)
-        .defaults(Defaults(
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-            allow_sending_without_reply=True,
-        ))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_sending_without_reply=True,
+            )
+        )
         .rate_limiter(ChatRateLimiter())
         .concurrent_updates(service.settings.telegram.concurrent_updates)
         .post_init(on_startup)
@@ -106,25 +114,27 @@ def build_application(service: Service, messages: Messages, token: str, base_url
     application = builder.build()
     application.bot_data["replies"] = Replies(service, messages)
     application.add_handler(TypeHandler(Update, on.gate), group=-1)
-    application.add_handlers([
-        CommandHandler("ask", on.on_ask),
-        CommandHandler("start", on.on_start),
-        CommandHandler("help", on.on_help),
-        CommandHandler("sources", on.on_sources),
-        CommandHandler("source", on.on_source),
-        CommandHandler("reload", on.on_reload),
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on.on_private_text),
-        MessageHandler(
-            filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & filters.Entity(MessageEntity.MENTION),
-            on.on_mention,
-        ),
-        MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on.on_unknown_command),
-        CallbackQueryHandler(on.on_more, pattern=data_pattern(MORE)),
-        CallbackQueryHandler(on.on_cited_sources, pattern=data_pattern(SOURCES)),
-        CallbackQueryHandler(on.on_sources_page, pattern=data_pattern(PAGE)),
-        CallbackQueryHandler(on.on_stale_button),
-        InlineQueryHandler(on.on_inline),
-    ])
+    application.add_handlers(
+        [
+            CommandHandler("ask", on.on_ask),
+            CommandHandler("start", on.on_start),
+            CommandHandler("help", on.on_help),
+            CommandHandler("sources", on.on_sources),
+            CommandHandler("source", on.on_source),
+            CommandHandler("reload", on.on_reload),
+            MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on.on_private_text),
+            MessageHandler(
+                filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & filters.Entity(MessageEntity.MENTION),
+                on.on_mention,
+            ),
+            MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on.on_unknown_command),
+            CallbackQueryHandler(on.on_more, pattern=data_pattern(MORE)),
+            CallbackQueryHandler(on.on_cited_sources, pattern=data_pattern(SOURCES)),
+            CallbackQueryHandler(on.on_sources_page, pattern=data_pattern(PAGE)),
+            CallbackQueryHandler(on.on_stale_button),
+            InlineQueryHandler(on.on_inline),
+        ]
+    )
     application.add_error_handler(on.on_error)
     return application
 

@@ -135,16 +135,24 @@ def answer_keyboard(answer: Answer, messages: Messages, lang: str, page_size: in
         return None
     paging = []
     if answer.offset > 0:
-        paging.append(InlineKeyboardButton(
-            messages.get("button_prev", lang), callback_data=button_data(MORE, max(0, answer.offset - page_size), answer.question)
-        ))
+        paging.append(
+            InlineKeyboardButton(
+                messages.get("button_prev", lang),
+                callback_data=button_data(MORE, max(0, answer.offset - page_size), answer.question),
+            )
+        )
     if answer.has_more and answer.offset + page_size <= MAX_OFFSET:
-        paging.append(InlineKeyboardButton(
-            messages.get("button_more", lang), callback_data=button_data(MORE, answer.offset + page_size, answer.question)
-        ))
-    sources = [InlineKeyboardButton(
-        messages.get("button_sources", lang), callback_data=button_data(SOURCES, answer.offset, answer.question)
-    )]
+        paging.append(
+            InlineKeyboardButton(
+                messages.get("button_more", lang),
+                callback_data=button_data(MORE, answer.offset + page_size, answer.question),
+            )
+        )
+    sources = [
+        InlineKeyboardButton(
+            messages.get("button_sources", lang), callback_data=button_data(SOURCES, answer.offset, answer.question)
+        )
+    ]
     return InlineKeyboardMarkup([row for row in (paging, sources) if row])
 
 
@@ -154,11 +162,16 @@ def sources_keyboard(
     """Previous / next page of a /sources listing (``shown`` articles from ``start``)."""
     row = []
     if start > 0:
-        row.append(InlineKeyboardButton(
-            messages.get("button_prev_page", lang), callback_data=button_data(PAGE, max(0, start - page_size), query)
-        ))
+        row.append(
+            InlineKeyboardButton(
+                messages.get("button_prev_page", lang),
+                callback_data=button_data(PAGE, max(0, start - page_size), query),
+            )
+        )
     if start + shown < total:
-        row.append(InlineKeyboardButton(
-            messages.get("button_next_page", lang), callback_data=button_data(PAGE, start + shown, query)
-        ))
+        row.append(
+            InlineKeyboardButton(
+                messages.get("button_next_page", lang), callback_data=button_data(PAGE, start + shown, query)
+            )
+        )
     return InlineKeyboardMarkup([row]) if row else None

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable, Coroutine
+import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram.ext import AIORateLimiter
 
@@ -75,10 +77,8 @@ class ChatRateLimiter(AIORateLimiter):
         chat_id = data.get("chat_id")
         if chat_id is None:
             return None
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # "@channelname" stays as it is
             chat_id = int(chat_id)
-        except (TypeError, ValueError):
-            pass  # "@channelname"
         if chat_id not in self.windows:
             if len(self.windows) >= _MAX_WINDOWS:
                 now = asyncio.get_running_loop().time()

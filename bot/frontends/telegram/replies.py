@@ -58,8 +58,11 @@ class Replies:
 
     def start(self, lang: str) -> str:
         return self.text(
-            "start", lang, articles=self.service.articles,
-            example1=self.messages.example(lang, 0), example2=self.messages.example(lang, 1),
+            "start",
+            lang,
+            articles=self.service.articles,
+            example1=self.messages.example(lang, 0),
+            example2=self.messages.example(lang, 1),
         )
 
     def help(self, lang: str, bot_username: str | None) -> str:
@@ -73,8 +76,13 @@ class Replies:
         options = self.settings.answer
         answer = self.service.ask(question, offset=offset)
         text = render_answer(
-            answer, self.messages, lang, as_html=True, limit=TELEGRAM_LIMIT,
-            limit_question=options.max_question_chars, question_chars=options.max_question_chars,
+            answer,
+            self.messages,
+            lang,
+            as_html=True,
+            limit=TELEGRAM_LIMIT,
+            limit_question=options.max_question_chars,
+            question_chars=options.max_question_chars,
         )
         return text, answer_keyboard(answer, self.messages, lang, options.top_k)
 
@@ -105,13 +113,14 @@ class Replies:
         """Reload the index (the old one stays on failure) and say how it went."""
         try:
             result = self.service.reload()
-        except Exception as exc:  # noqa: BLE001 - any failure keeps the old index
+        except Exception as exc:
             log.exception("reload failed")
             return self.text("reload_failed", lang, reason=f"{type(exc).__name__}: {exc}")
         log.info("reloaded: %s articles, %s passages (%s)", result.articles, result.passages, result.status)
         return (
             self.text("reload_done", lang, articles=result.articles, passages=result.passages)
-            + "\n" + self.text(RELOAD_NOTES[result.status], lang)
+            + "\n"
+            + self.text(RELOAD_NOTES[result.status], lang)
         )
 
     # --- buttons and inline mode -----------------------------------------------------------
@@ -130,19 +139,26 @@ class Replies:
         for result in answer.results:
             single = dataclasses.replace(answer, results=(result,), has_more=False)
             text = render_answer(
-                single, self.messages, lang, as_html=True,
-                limit_question=options.max_question_chars, question_chars=options.max_question_chars,
+                single,
+                self.messages,
+                lang,
+                as_html=True,
+                limit_question=options.max_question_chars,
+                question_chars=options.max_question_chars,
             )
-            items.append(InlineQueryResultArticle(
-                id=f"{result.rank}-{state_hash(result.passage_id)}",
-                title=short(result.title or result.doc_id, 120),
-                description=self.messages.get(
-                    "inline_description", lang,
-                    source=format_source(result.source, self.messages, lang),
-                    date=format_date(result.date, self.messages, lang),
-                ),
-                input_message_content=InputTextMessageContent(
-                    text, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
-                ),
-            ))
+            items.append(
+                InlineQueryResultArticle(
+                    id=f"{result.rank}-{state_hash(result.passage_id)}",
+                    title=short(result.title or result.doc_id, 120),
+                    description=self.messages.get(
+                        "inline_description",
+                        lang,
+                        source=format_source(result.source, self.messages, lang),
+                        date=format_date(result.date, self.messages, lang),
+                    ),
+                    input_message_content=InputTextMessageContent(
+                        text, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+                    ),
+                )
+            )
         return items
