@@ -5,23 +5,11 @@ that can still reach the top k is scored exactly as rank-bm25's BM25Okapi scores
 contribution = (idf * (tf * (k1 + 1) / (tf + norm))) * weight, summed from 0.0 in query
 order. Passages are visited in windows of ``WINDOW`` passage numbers:
 
-1. every block of ``BLOCK`` passages gets a bound: the sum over the terms of their best
-   contribution there (from the index's range data for long lists, from the postings for
-   short ones); windows are visited from the highest bound down, so the threshold (the
-   k-th best score so far) rises early, and once a window's bound is below it, the search
-   stops; inside a window, blocks below it are skipped;
-2. the query terms are sorted by postings per unit of their highest possible contribution;
-   the first ones whose bounds add up to less than the threshold are "non-essential": a
-   passage holding only those cannot enter the top k;
-3. in each window (each essential list's start found from an evenly-spread guess, ``_seek``;
-   a non-essential list only when a passage needs it) the essential terms' postings are added
-   into a small accumulator (term at a time, in query order, so the partial sums are exact);
-4. each touched passage is checked against the non-essential terms' block bounds (worked
-   out only in windows where many passages were touched; elsewhere their total bound), then
-   those terms are looked up (galloping search) from the most to the least promising,
-   stopping as soon as the passage cannot reach the threshold; a passage that holds a
-   non-essential term is summed again from scratch in query order;
-5. the top k sit in a heap ordered by (score, lower passage number first on ties).
+block bounds (from the index's range data or the postings) order the windows and skip blocks;
+MaxScore splits the terms into essential ones, whose postings are accumulated term at a time,
+and non-essential ones, looked up (galloping search) only for passages that can still enter;
+the top k sit in a heap ordered by (score, lower passage number first on ties). The steps
+are described in docs/performance.md ("Speed and scale").
 
 A threshold found beforehand (``seed``: the exact scores of the rarest terms' passages)
 prunes from the start. Pruning bounds carry a small relative margin, so rounding never
