@@ -35,6 +35,11 @@ class AnswerSettings:
     name_weight: float = 0.0  # score times (1 + this * share of the question's names in the passage or title)
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
+    sentence_weight: float = 0.0  # score times (1 + this * share of the question in the best sentence)
+    phrase_weight: float = 0.0  # score times (1 + this) when that sentence holds a phrase of the asked kind
+    fragment_chars: int = 0  # a one-line passage shorter than this (a caption) ...
+    fragment_factor: float = 1.0  # ... has its score times this
+    max_missing_names: float = 1.0  # "no answer" when the best passage lacks more than this share of the names
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,11 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         name_weight=read.number("answer.name_weight", 0.0, 0, 100),
         duplicate_similarity=read.number("answer.duplicate_similarity", 0.8, 0, 1),
         max_question_chars=read.number("answer.max_question_chars", 500, 10, 100_000, integer=True),
+        sentence_weight=read.number("answer.sentence_weight", 0.0, 0, 100),
+        phrase_weight=read.number("answer.phrase_weight", 0.0, 0, 100),
+        fragment_chars=read.number("answer.fragment_chars", 0, 0, 10_000, integer=True),
+        fragment_factor=read.number("answer.fragment_factor", 1.0, 0, 1),
+        max_missing_names=read.number("answer.max_missing_names", 1.0, 0, 1),
     )
     return Settings(
         corpus=read.path("corpus", base),

@@ -12,9 +12,12 @@ from typing import Any
 
 from bot.settings import AnswerSettings, Settings
 from bot.index.builder import PassageIndex
-from bot.search.ranking import rank_passages
+from bot.answer.rerank import answer_sentence, rank_answers
+from bot.answer.sentence import AnswerSentence
 from bot.text.terms import highlight_spans
-from bot.text.normalize import normalize
+from bot.search.proximity import passage_tokens
+from bot.text.normalize import fold_accents, normalize
+from bot.text.terms import FOLD_PREFIX
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Result:
     text: str
     matched: tuple[str, ...]  # question words found in the passage
     spans: tuple[tuple[int, int], ...]  # where they are in ``text``
+    answer: AnswerSentence | None = None  # the sentence that answers best, and its answer phrase
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class Result:
             "url": self.url,
             "text": self.text,
             "matched": list(self.matched),
+            "answer": self.answer.to_json() if self.answer else None,
         }
 
 
@@ -102,17 +107,22 @@ def answer_question(
     if not text:
         return Answer(question or "", "empty")
     wanted = offset + k
-    ranking = rank_passages(index, text, settings, max(wanted * 4, 20))
+    ranked = rank_answers(index, text, settings, max(wanted * 4, 20))
+    ranking = ranked.ranking
     query = ranking.query
-    if not query.terms:
-        return Answer(text, "no_words", truncated=truncated)
+    content = content_terms(ranking.weighed.weights, settings.function_words)
+    if not query.terms or not content and ranking.weighed.unknown == 0:
+        return Answer(text, "no_words", truncated=truncated)  # only question and function words
     if not ranking.answered:
         return Answer(text, "no_answer", truncated=truncated, coverage=ranking.coverage, words=query.words)
     candidates = ranking.candidates
     chosen: list[tuple[int, float]] = []
     shown: list[set[str]] = []
     for passage, score in candidates:
-        words = _word_set(index.passage_text(passage))
+        passage_text = index.passage_text(passage)
+        if not content & ranked.finder.found(passage_tokens(passage_text)):
+            continue  # matches function words only
+        words = _word_set(passage_text)
         if any(_jaccard(words, other) >= options.duplicate_similarity for other in shown):
             continue
         shown.append(words)
@@ -122,10 +132,23 @@ def answer_question(
     has_more = len(chosen) > wanted or len(candidates) < ranking.touched and len(chosen) >= wanted
     page = chosen[offset:wanted]
     shown_words = highlight_words(query.words, settings.function_words, query.accented)
-    results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))
+    results = tuple(
+        _result(index, offset + i + 1, p, s, shown_words, answer_sentence(index, ranked, p, text))
+        for i, (p, s) in enumerate(page)
+    )
     if not results:
         return Answer(text, "no_answer", truncated=truncated, offset=offset, words=query.words)
     return Answer(text, "ok", results, truncated, has_more, offset, ranking.coverage, query.words)
+
+
+def content_terms(weights: dict[str, float], function_words: frozenset[str]) -> frozenset[str]:
+    """The question's terms that are not function words ('của', 'là') nor made of them only."""
+    folded = {FOLD_PREFIX + fold_accents(w) for w in function_words}
+    return frozenset(
+        term
+        for term in weights
+        if not all(s in function_words or FOLD_PREFIX + s in folded or s in folded for s in term.split(" "))
+    )
 
 
 def highlight_words(words: tuple[str, ...], function_words: frozenset[str], accented: bool) -> tuple[str, ...]:
@@ -142,7 +165,9 @@ def highlight_words(words: tuple[str, ...], function_words: frozenset[str], acce
     return tuple(w for w in words if " " in w or w not in function_words)
 
 
-def _result(index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...]) -> Result:
+def _result(
+    index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...], answer: AnswerSentence | None
+) -> Result:
     article = index.passage_article(passage)
     text = index.passage_text(passage)
     spans = highlight_spans(text, words)
@@ -162,4 +187,5 @@ def _result(index: PassageIndex, rank: int, passage: int, score: float, words: t
         text=text,
         matched=matched,
         spans=tuple(spans),
+        answer=answer,
     )
