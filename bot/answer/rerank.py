@@ -32,11 +32,6 @@ class AnswerRanking:
     total: float  # the question's known weight
 
 
-import os
-PHRASE_BY_SHARE = os.environ.get('PBS') == '1'
-MODE = os.environ.get('MODE', '')
-
-
 def _is_fragment(text: str, options: AnswerSettings) -> bool:
     return "\n" not in text.strip() and len(text) < options.fragment_chars
 
@@ -59,15 +54,9 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
         factor = 1.0
         if best is not None:
             factor *= 1 + options.sentence_weight * best.share
-            factor *= 1 + options.phrase_weight * best.strength * (best.share if PHRASE_BY_SHARE else 1.0)
+            factor *= 1 + options.phrase_weight * best.strength
         if options.fragment_chars and _is_fragment(passage_text, options):
             factor *= options.fragment_factor
-        if MODE == "additive":
-            top = abs(ranking.candidates[0][1]) or 1.0
-            bonus = (best.share + options.phrase_weight * best.strength) if best is not None else 0.0
-            frag = options.fragment_factor if options.fragment_chars and _is_fragment(passage_text, options) else 1.0
-            reranked.append((passage, frag * (score / top + options.sentence_weight * bonus)))
-            continue
         reranked.append((passage, score + abs(score) * (factor - 1)))
     if reranked:
         reranked.sort(key=lambda pair: (-pair[1], pair[0]))
