@@ -39,6 +39,12 @@ class AnswerSettings:
     name_weight: float = 0.0  # score times (1 + this * share of the question's names in the passage or title)
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
+    phrase_weight: float = (
+        0.0  # score times (1 + this * strength) when the best sentence holds a phrase of the asked kind
+    )
+    fragment_chars: int = 0  # a one-line passage shorter than this (a caption) ...
+    fragment_factor: float = 1.0  # ... has its score times this
+    max_missing_names: float = 1.0  # "no answer" when the best passage lacks more than this share of the names
 
 
 @dataclass(frozen=True)
@@ -279,6 +285,10 @@ ANSWER_BOUNDS = {
     "name_weight": (0, 100),
     "duplicate_similarity": (0, 1),
     "max_question_chars": (10, 100_000),
+    "phrase_weight": (0, 100),
+    "fragment_chars": (0, 10_000),
+    "fragment_factor": (0, 1),
+    "max_missing_names": (0, 1),
 }
 TELEGRAM_BOUNDS = {
     "sources_page_size": (1, 30),

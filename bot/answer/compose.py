@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.answer.rerank import answer_sentence, rank_answers
+from bot.answer.sentence import AnswerSentence
 from bot.corpus.article import Article
 from bot.index.parts import PassageIndex
-from bot.search.ranking import rank_passages
+from bot.search.proximity import passage_tokens
 from bot.settings import AnswerSettings, Settings
-from bot.text.normalize import normalize
-from bot.text.terms import highlight_spans
+from bot.text.normalize import fold_accents, normalize
+from bot.text.terms import FOLD_PREFIX, highlight_spans
 
 
 class AnswerStatus(enum.StrEnum):
@@ -40,6 +43,7 @@ class Result:
     text: str
     matched: tuple[str, ...]  # question words found in the passage
     spans: tuple[tuple[int, int], ...]  # where they are in ``text``
+    answer: AnswerSentence | None = None  # the sentence that answers best, and its answer phrase
 
     @property
     def doc_id(self) -> str:
@@ -77,6 +81,7 @@ class Result:
             "url": self.url,
             "text": self.text,
             "matched": list(self.matched),
+            "answer": self.answer.to_json() if self.answer else None,
         }
 
 
@@ -128,17 +133,22 @@ def answer_question(
     if not text:
         return Answer(question or "", AnswerStatus.EMPTY)
     wanted = offset + k
-    ranking = rank_passages(index, text, settings, max(wanted * 4, 20))
+    ranked = rank_answers(index, text, settings, max(wanted * 4, 20))
+    ranking = ranked.ranking
     query = ranking.query
-    if not query.terms:
-        return Answer(text, AnswerStatus.NO_WORDS, truncated=truncated)
+    content = content_terms(query.terms, settings.function_words)
+    if not content:
+        return Answer(text, AnswerStatus.NO_WORDS, truncated=truncated)  # only question and function words
     if not ranking.answered:
         return Answer(text, AnswerStatus.NO_ANSWER, truncated=truncated, coverage=ranking.coverage, words=query.words)
     candidates = ranking.candidates
     chosen: list[tuple[int, float]] = []
     shown: list[set[str]] = []
     for passage, score in candidates:
-        words = _word_set(index.passage_text(passage))
+        passage_text = index.passage_text(passage)
+        if not content & ranked.finder.found(passage_tokens(passage_text)):
+            continue  # matches function words only
+        words = _word_set(passage_text)
         if any(_jaccard(words, other) >= options.duplicate_similarity for other in shown):
             continue
         shown.append(words)
@@ -148,10 +158,23 @@ def answer_question(
     has_more = len(chosen) > wanted or (len(candidates) < ranking.touched and len(chosen) >= wanted)
     page = chosen[offset:wanted]
     shown_words = highlight_words(query.words, settings.function_words, query.accented)
-    results = tuple(_result(index, offset + i + 1, p, s, shown_words) for i, (p, s) in enumerate(page))
+    results = tuple(
+        _result(index, offset + i + 1, p, s, shown_words, answer_sentence(index, ranked, p, text))
+        for i, (p, s) in enumerate(page)
+    )
     if not results:
         return Answer(text, AnswerStatus.NO_ANSWER, truncated=truncated, offset=offset, words=query.words)
     return Answer(text, AnswerStatus.OK, results, truncated, has_more, offset, ranking.coverage, query.words)
+
+
+def content_terms(terms: Iterable[str], function_words: frozenset[str]) -> frozenset[str]:
+    """The question's terms that are not function words ('của', 'là') nor made of them only."""
+    folded = {FOLD_PREFIX + fold_accents(w) for w in function_words}
+    return frozenset(
+        term
+        for term in terms
+        if not all(s in function_words or FOLD_PREFIX + s in folded or s in folded for s in term.split(" "))
+    )
 
 
 def highlight_words(words: tuple[str, ...], function_words: frozenset[str], accented: bool) -> tuple[str, ...]:
@@ -168,11 +191,17 @@ def highlight_words(words: tuple[str, ...], function_words: frozenset[str], acce
     return tuple(w for w in words if " " in w or w not in function_words)
 
 
-def _result(index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...]) -> Result:
+def _result(
+    index: PassageIndex, rank: int, passage: int, score: float, words: tuple[str, ...], answer: AnswerSentence | None
+) -> Result:
     article = index.passage_article(passage)
     text = index.passage_text(passage)
     spans = highlight_spans(text, words)
     matched = tuple(dict.fromkeys(w for w in words if highlight_spans(text, [w])))
+    if not matched:  # the question's words are not there whole ("Phạm Xuân Thanh"): show their syllables
+        syllables = tuple(dict.fromkeys(s for w in words for s in w.split(" ") if " " in w))
+        spans = highlight_spans(text, syllables)
+        matched = tuple(s for s in syllables if highlight_spans(text, [s]))
     return Result(
         rank=rank,
         score=score,
@@ -182,4 +211,5 @@ def _result(index: PassageIndex, rank: int, passage: int, score: float, words: t
         text=text,
         matched=matched,
         spans=tuple(spans),
+        answer=answer,
     )

@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure answer quality on a retrieval benchmark")
     p.add_argument("--contexts", required=True, help="JSON Lines of contexts {id, title, text}")
-    p.add_argument("--questions", required=True, help="JSON Lines of {question, gold_context_id}")
+    p.add_argument(
+        "--questions",
+        required=True,
+        help="JSON Lines of {question, gold_context_id}, or a YAML set with answer phrases (eval/)",
+    )
     p.add_argument("--top-k", type=int, default=None, help="passages looked at per question (default 60)")
     p.add_argument("--strip-accents", action="store_true", help="remove diacritics from the questions")
     p.add_argument("--refusal", action="store_true", help="also ask each question with its gold context left out")
@@ -256,7 +260,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"Telegram: {redact_token(str(exc), environment.token)}") from None
 
 
+def _eval_question_set(args: argparse.Namespace, settings: Settings, source: Path) -> int:
+    """``eval`` with a YAML question set: answer phrases over a news corpus."""
+    from bot.frontends import answer_eval
+    from bot.frontends import evaluate as ev
+
+    try:
+        contexts = ev.load_contexts(source)
+        questions = answer_eval.select_half(answer_eval.load_question_set(Path(args.questions)), args.half)
+    except ev.EvalError as exc:
+        raise UserError(str(exc)) from None
+    _print_problems(contexts.problems)
+    report = answer_eval.evaluate_question_set(contexts, source, questions, settings)
+    print(json.dumps(report.to_json()) if args.json else answer_eval.format_answer_report(report))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.frontends import answer_eval
     from bot.frontends import evaluate as ev
 
     settings = load_settings(args.config)
@@ -266,6 +287,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not 2 <= args.folds <= 100:
         raise UserError("--folds must be between 2 and 100")
     source = Path(args.contexts)
+    if answer_eval.is_question_set(Path(args.questions)):
+        return _eval_question_set(args, settings, source)
     try:
         contexts = ev.load_contexts(source)
         questions = ev.select_half(ev.load_questions(Path(args.questions)), args.half)

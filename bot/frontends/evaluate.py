@@ -18,11 +18,12 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.answer.compose import prepare_question
+from bot.answer.rerank import rank_answers
 from bot.corpus.article import Article, Corpus
 from bot.corpus.loading import load_corpus
 from bot.index.builder import build_index
@@ -198,7 +199,7 @@ def ask(
     """Ask one question the way the bot does; where does its gold context come?"""
     text = fold_accents(question.question) if strip_accents else question.question
     prepared, _ = prepare_question(text, settings.answer.max_question_chars)
-    ranking = rank_passages(index, prepared, settings, depth)
+    ranking = rank_answers(index, prepared, settings, depth).ranking
     coverage = ranking.coverage if ranking.candidates else -1.0
     contexts = context_ranking(index.passage_article(p).id for p, _ in ranking.candidates)
     return Outcome(gold_rank(contexts, question.gold), ranking.answered, coverage)
@@ -288,9 +289,8 @@ def evaluate_refusals(
     missing one group of contexts) and count the refusals."""
     folds = max(2, min(folds, len(articles)))
     group = {a.id: fold_of(i, folds) for i, a in enumerate(articles)}
-    # answer with the threshold at 0 so the coverage of every best passage is seen
-    open_settings = replace(settings, answer=replace(settings.answer, min_coverage=0.0))
-    absent: list[float] = []
+    absent: list[float] = []  # the coverage of each question's best passage (refused or not)
+    refusals = 0  # questions refused as configured
     with tempfile.TemporaryDirectory(prefix="bot-refusal-") as workdir:
         for fold in range(folds):
             kept = [a for a in articles if group[a.id] != fold]
@@ -301,11 +301,12 @@ def evaluate_refusals(
                 shutil.copy(previous, foldir / SEGMENT_CACHE_FILE)
             index = build_eval_index(kept, settings, foldir, source)
             asked = [q for q in questions if group.get(q.gold) == fold]
-            outcomes, _ = run_questions(index, asked, open_settings, strip_accents, depth)
+            outcomes, _ = run_questions(index, asked, settings, strip_accents, depth)
             absent.extend(o.coverage for o in outcomes)
+            refusals += sum(not o.answered for o in outcomes)
     threshold = settings.answer.min_coverage
     answerable_cov = [o.coverage for o in answerable]
-    refused = sum(c < threshold for c in absent) / len(absent) if absent else 0.0
+    refused = refusals / len(absent) if absent else 0.0
     answered = sum(o.answered for o in answerable) / len(answerable) if answerable else 0.0
     return RefusalReport(
         len(absent), refused, answered, folds, threshold, calibrate(answerable_cov, absent, keep), keep

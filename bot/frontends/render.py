@@ -18,6 +18,7 @@ from bot.frontends.messages import Messages, format_date, format_source
 from bot.text.normalize import split_sentences
 
 TELEGRAM_LIMIT = 4096
+ANSWER_LINE_CHARS = 300  # an answering sentence longer than this is cut around its phrase
 
 
 def _esc(text: str, as_html: bool) -> str:
@@ -77,9 +78,28 @@ def result_heading(result: Result, messages: Messages, lang: str, as_html: bool)
     return line
 
 
+def answer_line(result: Result, as_html: bool) -> str | None:
+    """The answering sentence, its answer phrase in bold ('» ...'); None when there is none."""
+    if result.answer is None:
+        return None
+    sentence, phrase = result.answer.sentence, result.answer.phrase
+    start = sentence.find(phrase) if phrase else -1
+    spans = ((start, start + len(phrase)),) if phrase and start >= 0 else ()
+    sentence, spans = shorten(sentence, spans, ANSWER_LINE_CHARS)
+    return "» " + highlighted(sentence, spans, as_html)
+
+
 def render_result(result: Result, messages: Messages, lang: str, as_html: bool, max_chars: int) -> str:
+    """The answering sentence first, then the article's title, source and date, then the passage."""
     text, spans = shorten(result.text, result.spans, max_chars)
-    return f"{result_heading(result, messages, lang, as_html)}\n{highlighted(text, spans, as_html)}"
+    heading = result_heading(result, messages, lang, as_html)
+    sentence = answer_line(result, as_html)
+    lines = (
+        [heading, highlighted(text, spans, as_html)]
+        if sentence is None
+        else [sentence, heading, highlighted(text, spans, as_html)]
+    )
+    return "\n".join(lines)
 
 
 def render_answer(

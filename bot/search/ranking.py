@@ -119,6 +119,7 @@ class Ranking:
     """A question's best passages by score, and whether the best one covers enough of it."""
 
     query: QueryTerms
+    weighed: TermWeights
     candidates: tuple[tuple[int, float], ...]  # (passage row, score), best first
     touched: int  # passages holding at least one question term
     coverage: float  # of the best passage (0 when there is none)
@@ -144,4 +145,4 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     candidates = tuple(rerank(index, weighed, found, options)[:depth])
     best = coverage(index, weighed, candidates[0][0]) if candidates else 0.0
     answered = bool(candidates) and best >= options.min_coverage
-    return Ranking(query, candidates, touched, best, answered)
+    return Ranking(query, weighed, candidates, touched, best, answered)

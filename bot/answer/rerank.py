@@ -1,0 +1,94 @@
+"""Answer-aware ranking: the best passages of a question judged by their best sentence.
+
+After BM25 and the proximity re-rank (``bot.search.ranking``), each of the best
+``rerank_depth`` passages is scored again by the sentence that answers best: the share of the
+question's weight in that sentence, and whether a phrase of the kind the question asks for (a
+number, a date, a name) that the question does not contain stands in it. A one-line fragment
+(a photo caption, a title echo) loses to the paragraph it repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.answer.question import QuestionAnalysis, analyze_question
+from bot.answer.sentence import AnswerSentence, best_sentence
+from bot.index.keys import term_hash
+from bot.index.parts import PassageIndex
+from bot.search.proximity import TermFinder
+from bot.search.ranking import Ranking, coverage, rank_passages
+from bot.settings import AnswerSettings, Settings
+
+
+@dataclass(frozen=True)
+class AnswerRanking:
+    """A question's ranking after the answer-aware re-rank, with each re-ranked passage's
+    answer sentence."""
+
+    ranking: Ranking
+    analysis: QuestionAnalysis
+    sentences: dict[int, AnswerSentence | None]  # by passage row
+    finder: TermFinder
+    total: float  # the question's known weight
+
+
+def _is_fragment(text: str, options: AnswerSettings) -> bool:
+    return "\n" not in text.strip() and len(text) < options.fragment_chars
+
+
+def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int) -> AnswerRanking:
+    """The ``depth`` best passages of a (prepared) question, re-ranked by their answer sentences."""
+    options = settings.answer
+    ranking = rank_passages(index, text, settings, depth)
+    analysis = analyze_question(text)
+    weights = ranking.weighed.weights
+    finder = TermFinder(weights)
+    total = sum(weights.values())
+    sentences: dict[int, AnswerSentence | None] = {}
+    reranked: list[tuple[int, float]] = []
+    depth_ = options.rerank_depth if options.phrase_weight or options.fragment_chars else 0
+    for passage, score in ranking.candidates[:depth_]:
+        passage_text = index.passage_text(passage)
+        best = best_sentence(passage_text, finder, total, analysis, text)
+        sentences[passage] = best
+        factor = 1.0
+        if best is not None:
+            factor *= 1 + options.phrase_weight * best.strength
+        if options.fragment_chars and _is_fragment(passage_text, options):
+            factor *= options.fragment_factor
+        reranked.append((passage, score + abs(score) * (factor - 1)))
+    if reranked:
+        reranked.sort(key=lambda pair: (-pair[1], pair[0]))
+        candidates = tuple(reranked) + ranking.candidates[depth_:]
+        best = coverage(index, ranking.weighed, candidates[0][0])
+        ranking = replace(ranking, candidates=candidates, coverage=best)
+    ranking = replace(ranking, answered=answers(index, ranking, options))
+    return AnswerRanking(ranking, analysis, sentences, finder, total)
+
+
+def missing_names(index: PassageIndex, ranking: Ranking) -> float:
+    """The share of the question's names (capitalised syllables, not at its start) that the best
+    passage does not hold: a question about someone or somewhere the passage never names."""
+    names = {t for t in ranking.query.names if " " not in t}
+    if not names or not ranking.candidates:
+        return 0.0
+    passage = ranking.candidates[0][0]
+    return sum(not index.contains(term_hash(t), passage) for t in names) / len(names)
+
+
+def answers(index: PassageIndex, ranking: Ranking, options: AnswerSettings) -> bool:
+    """Whether the best passage answers: it holds enough of the question's weight, and of its names."""
+    return (
+        bool(ranking.candidates)
+        and ranking.coverage >= options.min_coverage
+        and missing_names(index, ranking) <= options.max_missing_names
+    )
+
+
+def answer_sentence(index: PassageIndex, ranked: AnswerRanking, passage: int, question: str) -> AnswerSentence | None:
+    """The answer sentence of a passage of this ranking (worked out if the re-rank did not)."""
+    if passage not in ranked.sentences:
+        ranked.sentences[passage] = best_sentence(
+            index.passage_text(passage), ranked.finder, ranked.total, ranked.analysis, question
+        )
+    return ranked.sentences[passage]
