@@ -5,7 +5,6 @@ Front ends reach it through bot.service (``Service.ask``) and only format the re
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import re
 from collections.abc import Iterable
@@ -14,7 +13,7 @@ from typing import Any
 
 from bot.answer.rerank import answer_sentence, rank_answers
 from bot.answer.sentence import AnswerSentence
-from bot.corpus.article import Article
+from bot.corpus.article import Article, ArticleFields
 from bot.index.parts import PassageIndex
 from bot.search.proximity import passage_tokens
 from bot.settings import AnswerSettings, Settings
@@ -32,7 +31,7 @@ class AnswerStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(ArticleFields):
     """One answering passage and where it comes from."""
 
     rank: int
@@ -48,26 +47,6 @@ class Result:
     @property
     def doc_id(self) -> str:
         return self.article.id
-
-    @property
-    def title(self) -> str:
-        return self.article.title
-
-    @property
-    def source(self) -> str | None:
-        return self.article.source
-
-    @property
-    def date(self) -> dt.date | None:
-        return self.article.date
-
-    @property
-    def url(self) -> str | None:
-        return self.article.url
-
-    @property
-    def author(self) -> str | None:
-        return self.article.author
 
     def to_json(self) -> dict[str, Any]:
         return {

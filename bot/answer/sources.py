@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bot.corpus.article import Article
+from bot.corpus.article import Article, ArticleFields
 from bot.index.parts import PassageIndex
 from bot.text.normalize import fold_accents, normalize
 
 
 @dataclass(frozen=True)
-class SourceInfo:
+class SourceInfo(ArticleFields):
     """An article as users see it in a source listing: its record and its passage count."""
 
     article: Article
@@ -21,26 +21,6 @@ class SourceInfo:
     @property
     def id(self) -> str:
         return self.article.id
-
-    @property
-    def title(self) -> str:
-        return self.article.title
-
-    @property
-    def source(self) -> str | None:
-        return self.article.source
-
-    @property
-    def date(self) -> dt.date | None:
-        return self.article.date
-
-    @property
-    def url(self) -> str | None:
-        return self.article.url
-
-    @property
-    def author(self) -> str | None:
-        return self.article.author
 
     @property
     def inferred(self) -> tuple[str, ...]:

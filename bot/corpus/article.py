@@ -78,3 +78,30 @@ class Corpus:
 
 class ArticleError(ValueError):
     """An article's data is unusable; the message says why (in plain words)."""
+
+
+class ArticleFields:
+    """The article's title, source, date, url and author, read from ``self.article`` (for the
+    records that show an article: an answer's result, a source listing)."""
+
+    article: Article
+
+    @property
+    def title(self) -> str:
+        return self.article.title
+
+    @property
+    def source(self) -> str | None:
+        return self.article.source
+
+    @property
+    def date(self) -> dt.date | None:
+        return self.article.date
+
+    @property
+    def url(self) -> str | None:
+        return self.article.url
+
+    @property
+    def author(self) -> str | None:
+        return self.article.author
