@@ -42,8 +42,6 @@ class AnswerSettings:
     phrase_weight: float = (
         0.0  # score times (1 + this * strength) when the best sentence holds a phrase of the asked kind
     )
-    fragment_chars: int = 0  # a one-line passage shorter than this (a caption) ...
-    fragment_factor: float = 1.0  # ... has its score times this
     max_missing_names: float = 1.0  # "no answer" when the best passage lacks more than this share of the names
 
 
@@ -286,8 +284,6 @@ ANSWER_BOUNDS = {
     "duplicate_similarity": (0, 1),
     "max_question_chars": (10, 100_000),
     "phrase_weight": (0, 100),
-    "fragment_chars": (0, 10_000),
-    "fragment_factor": (0, 1),
     "max_missing_names": (0, 1),
 }
 TELEGRAM_BOUNDS = {

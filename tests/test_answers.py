@@ -7,7 +7,7 @@ import pytest
 
 from bot.answer.compose import AnswerStatus, answer_question
 from bot.frontends import answer_eval
-from bot.frontends.evaluate import EvalError
+from bot.frontends.evaluate import EvalError, select_half
 from bot.frontends.messages import load_messages
 from bot.frontends.render import render_result
 
@@ -108,7 +108,7 @@ def test_shipped_news_question_set_is_well_formed():
     assert len({q.id for q in questions}) == len(questions)
     assert sum(not q.accented for q in questions) >= len(questions) // 5
     assert {q.kind for q in questions} >= {"who", "when", "where", "how_many", "which", "what", "why_how", "yes_no"}
-    halves = answer_eval.select_half(questions, "tune"), answer_eval.select_half(questions, "report")
+    halves = select_half(questions, "tune"), select_half(questions, "report")
     assert len(halves[0]) + len(halves[1]) == len(questions) and not {q.id for q in halves[0]} & {
         q.id for q in halves[1]
     }

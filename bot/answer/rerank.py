@@ -1,10 +1,9 @@
 """Answer-aware ranking: the best passages of a question judged by their best sentence.
 
 After BM25 and the proximity re-rank (``bot.search.ranking``), each of the best
-``rerank_depth`` passages is scored again by the sentence that answers best: the share of the
-question's weight in that sentence, and whether a phrase of the kind the question asks for (a
-number, a date, a name) that the question does not contain stands in it. A one-line fragment
-(a photo caption, a title echo) loses to the paragraph it repeats.
+``rerank_depth`` passages is scored again by the sentence that answers best (the most question
+weight, plus its phrase): its score grows with the strength of a phrase of the kind the question
+asks for (a number with the asked unit, a date, a name) that the question does not contain.
 """
 
 from __future__ import annotations
@@ -32,10 +31,6 @@ class AnswerRanking:
     total: float  # the question's known weight
 
 
-def _is_fragment(text: str, options: AnswerSettings) -> bool:
-    return "\n" not in text.strip() and len(text) < options.fragment_chars
-
-
 def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int) -> AnswerRanking:
     """The ``depth`` best passages of a (prepared) question, re-ranked by their answer sentences."""
     options = settings.answer
@@ -46,7 +41,7 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
     total = sum(weights.values())
     sentences: dict[int, AnswerSentence | None] = {}
     reranked: list[tuple[int, float]] = []
-    depth_ = options.rerank_depth if options.phrase_weight or options.fragment_chars else 0
+    depth_ = options.rerank_depth if options.phrase_weight else 0
     for passage, score in ranking.candidates[:depth_]:
         passage_text = index.passage_text(passage)
         best = best_sentence(passage_text, finder, total, analysis, text)
@@ -54,8 +49,6 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
         factor = 1.0
         if best is not None:
             factor *= 1 + options.phrase_weight * best.strength
-        if options.fragment_chars and _is_fragment(passage_text, options):
-            factor *= options.fragment_factor
         reranked.append((passage, score + abs(score) * (factor - 1)))
     if reranked:
         reranked.sort(key=lambda pair: (-pair[1], pair[0]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,14 +83,6 @@ def load_question_set(path: Path) -> list[SetQuestion]:
             )
         )
     return questions
-
-
-def select_half(questions: list[SetQuestion], half: str | None) -> list[SetQuestion]:
-    """One stable half by a hash of the id ("tune" or "report"), or all (as the retrieval eval)."""
-    if half is None:
-        return questions
-    wanted = 0 if half == "tune" else 1
-    return [q for q in questions if zlib.crc32(q.id.encode()) % 2 == wanted]
 
 
 def _key(text: str) -> str:

@@ -6,11 +6,12 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from bot.corpus.adding import AddReport
-from bot.corpus.article import LoadProblem
+from bot.corpus.article import Corpus, LoadProblem
 from bot.frontends.messages import Messages, format_date, format_source, load_messages
 from bot.frontends.render import render_answer, render_source, render_sources
 from bot.service import BuildMode, BuildReport, IndexAction, Service, ServiceError, build, configure
@@ -260,17 +261,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"Telegram: {redact_token(str(exc), environment.token)}") from None
 
 
-def _eval_question_set(args: argparse.Namespace, settings: Settings, source: Path) -> int:
-    """``eval`` with a YAML question set: answer phrases over a news corpus."""
-    from bot.frontends import answer_eval
+Q = TypeVar("Q")
+
+
+def _eval_inputs(source: Path, load_questions: Callable[[], list[Q]], half: str | None) -> tuple[Corpus, list[Q]]:
+    """An eval's contexts (their problems printed) and its questions, one half of them or all."""
     from bot.frontends import evaluate as ev
 
     try:
         contexts = ev.load_contexts(source)
-        questions = answer_eval.select_half(answer_eval.load_question_set(Path(args.questions)), args.half)
+        questions = ev.select_half(load_questions(), half)
     except ev.EvalError as exc:
         raise UserError(str(exc)) from None
     _print_problems(contexts.problems)
+    return contexts, questions
+
+
+def _eval_question_set(args: argparse.Namespace, settings: Settings, source: Path) -> int:
+    """``eval`` with a YAML question set: answer phrases over a news corpus."""
+    from bot.frontends import answer_eval
+
+    contexts, questions = _eval_inputs(source, lambda: answer_eval.load_question_set(Path(args.questions)), args.half)
     report = answer_eval.evaluate_question_set(contexts, source, questions, settings)
     print(json.dumps(report.to_json()) if args.json else answer_eval.format_answer_report(report))
     return 0
@@ -289,12 +300,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     source = Path(args.contexts)
     if answer_eval.is_question_set(Path(args.questions)):
         return _eval_question_set(args, settings, source)
-    try:
-        contexts = ev.load_contexts(source)
-        questions = ev.select_half(ev.load_questions(Path(args.questions)), args.half)
-    except ev.EvalError as exc:
-        raise UserError(str(exc)) from None
-    _print_problems(contexts.problems)
+    contexts, questions = _eval_inputs(source, lambda: ev.load_questions(Path(args.questions)), args.half)
     unknown = ev.unknown_gold(questions, contexts.articles)
     if unknown:
         print(

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from bot.answer.compose import prepare_question
 from bot.answer.rerank import rank_answers
@@ -218,7 +218,14 @@ def run_questions(
     return outcomes, time.perf_counter() - started
 
 
-def select_half(questions: list[EvalQuestion], half: str | None) -> list[EvalQuestion]:
+class HasId(Protocol):
+    id: str
+
+
+Q = TypeVar("Q", bound=HasId)
+
+
+def select_half(questions: list[Q], half: str | None) -> list[Q]:
     """One stable half of the questions by a hash of their id ("tune" or "report"), or all."""
     if half is None:
         return questions
