@@ -42,6 +42,10 @@ class AnswerSettings:
     phrase_weight: float = (
         0.0  # score times (1 + this * strength) when the best sentence holds a phrase of the asked kind
     )
+    restored_weight: float = 0.0  # questions without diacritics: weight of the terms with diacritics restored (0: off)
+    refuse_absent_words: bool = (
+        False  # "no answer" when a foreign name or code of the question is nowhere in the corpus
+    )
     max_missing_names: float = 1.0  # "no answer" when the best passage lacks more than this share of the names
 
 
@@ -285,6 +289,7 @@ ANSWER_BOUNDS = {
     "max_question_chars": (10, 100_000),
     "phrase_weight": (0, 100),
     "max_missing_names": (0, 1),
+    "restored_weight": (0, 10),
 }
 TELEGRAM_BOUNDS = {
     "sources_page_size": (1, 30),
@@ -322,7 +327,10 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     if min_chars > max_chars:
         raise read.fail("passages.min_chars", f"at most passages.max_chars ({max_chars})", min_chars)
     abbreviations = _config_file(read, "text.abbreviations", base, None)
-    answer = AnswerSettings(**_numbers(read, AnswerSettings, "answer", ANSWER_BOUNDS))
+    answer = AnswerSettings(
+        **_numbers(read, AnswerSettings, "answer", ANSWER_BOUNDS),
+        **_flags(read, AnswerSettings, "answer", ("refuse_absent_words",)),
+    )
     return Settings(
         corpus=read.path("corpus", base),
         telegram=load_telegram_settings(read),

@@ -76,6 +76,7 @@ class Answer:
     offset: int = 0
     coverage: float = 0.0
     words: tuple[str, ...] = field(default=())
+    absent: tuple[str, ...] = ()  # the question's names or codes that no article mentions
 
     def to_json(self) -> dict[str, Any]:
         return {"question": self.question, "results": [r.to_json() for r in self.results]}
@@ -119,7 +120,14 @@ def answer_question(
     if not content:
         return Answer(text, AnswerStatus.NO_WORDS, truncated=truncated)  # only question and function words
     if not ranking.answered:
-        return Answer(text, AnswerStatus.NO_ANSWER, truncated=truncated, coverage=ranking.coverage, words=query.words)
+        return Answer(
+            text,
+            AnswerStatus.NO_ANSWER,
+            truncated=truncated,
+            coverage=ranking.coverage,
+            words=query.words,
+            absent=ranked.absent,
+        )
     candidates = ranking.candidates
     chosen: list[tuple[int, float]] = []
     shown: list[set[str]] = []

@@ -8,6 +8,7 @@ asks for (a number with the asked unit, a date, a name) that the question does n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from bot.answer.question import QuestionAnalysis, analyze_question
@@ -17,6 +18,9 @@ from bot.index.parts import PassageIndex
 from bot.search.proximity import TermFinder
 from bot.search.ranking import Ranking, coverage, rank_passages
 from bot.settings import AnswerSettings, Settings
+from bot.text.diacritics import is_vietnamese_syllable
+from bot.text.normalize import fold_accents
+from bot.text.terms import FOLD_PREFIX
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class AnswerRanking:
     sentences: dict[int, AnswerSentence | None]  # by passage row
     finder: TermFinder
     total: float  # the question's known weight
+    absent: tuple[str, ...] = ()  # distinctive words of the question that no passage holds
 
 
 def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int) -> AnswerRanking:
@@ -55,8 +60,32 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
         candidates = tuple(reranked) + ranking.candidates[depth_:]
         best = coverage(index, ranking.weighed, candidates[0][0])
         ranking = replace(ranking, candidates=candidates, coverage=best)
-    ranking = replace(ranking, answered=answers(index, ranking, options))
-    return AnswerRanking(ranking, analysis, sentences, finder, total)
+    absent = absent_words(index, text, ranking, settings.terms.abbreviations) if options.refuse_absent_words else ()
+    ranking = replace(ranking, answered=answers(index, ranking, options) and not absent)
+    return AnswerRanking(ranking, analysis, sentences, finder, total, absent)
+
+
+def absent_words(
+    index: PassageIndex, question: str, ranking: Ranking, abbreviations: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, ...]:
+    """The question's words, as typed, that no passage holds even accent-free and that cannot be
+    Vietnamese syllables: a foreign name, a product or a code ('Kishida', 'Qdenga') the corpus
+    never mentions, so nothing in it is about them. Known abbreviations do not count."""
+    known = {fold_accents(short) for short, _ in abbreviations}
+    missing: set[str] = set()
+    for term in ranking.query.terms:
+        word = fold_accents(term.removeprefix(FOLD_PREFIX))
+        if (
+            word.isalpha()
+            and word not in known
+            and not is_vietnamese_syllable(word)
+            and index.df(term_hash(FOLD_PREFIX + word)) == 0
+        ):
+            missing.add(word)
+    if not missing:
+        return ()
+    typed = re.findall(r"\w+", question)
+    return tuple(dict.fromkeys(w for w in typed if fold_accents(w).lower() in missing))
 
 
 def missing_names(index: PassageIndex, ranking: Ranking) -> float:

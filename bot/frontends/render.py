@@ -127,7 +127,10 @@ def render_answer(
     if answer.status != AnswerStatus.OK or not answer.results:
         if answer.offset:
             return "\n".join(notes + [_esc(messages.get("no_more", lang), as_html)])
-        body = [_esc(messages.get("no_answer", lang), as_html), _esc(messages.get("no_answer_hint", lang), as_html)]
+        body = [_esc(messages.get("no_answer", lang), as_html)]
+        if answer.absent:
+            body.append(_esc(messages.get("no_answer_absent", lang, words=", ".join(answer.absent)), as_html))
+        body.append(_esc(messages.get("no_answer_hint", lang), as_html))
         return "\n".join(notes + body)
     header = _bold(
         _esc(messages.get("answer_header", lang, question=short(answer.question, question_chars)), as_html), as_html

@@ -5,14 +5,15 @@ and title; coverage of the question decides whether the best passage answers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.index.keys import term_hash
 from bot.index.parts import PassageIndex
+from bot.search.diacritics import index_diacritics
 from bot.search.part_search import search
 from bot.search.proximity import TermFinder, best_window, passage_tokens
 from bot.settings import AnswerSettings, Settings
-from bot.text.terms import QueryTerms, query_terms
+from bot.text.terms import FOLD_PREFIX, QueryTerms, query_terms
 
 
 def _weight_idf(n_passages: int, df: int) -> float:
@@ -126,11 +127,29 @@ class Ranking:
     answered: bool
 
 
-def question_terms(text: str, settings: Settings) -> QueryTerms:
-    """The weighted terms the bot searches for a (prepared) question, as configured."""
+def question_terms(text: str, settings: Settings, index: PassageIndex | None = None) -> QueryTerms:
+    """The weighted terms the bot searches for a (prepared) question, as configured.
+
+    A question typed without diacritics is searched with its accent-free terms and, given an
+    index and a ``restored_weight``, with the terms of its diacritics restored from that index
+    at that weight (``bot.search.diacritics``).
+    """
     options = settings.answer
-    return query_terms(
+    query = query_terms(
         text, settings.terms, settings.stopwords, options.fold_weight, options.bigram_weight, options.word_weight
+    )
+    if query.accented or index is None or not options.restored_weight or not settings.terms.folded:
+        return query
+    restored = index_diacritics(index).restore(text)
+    if restored == text:
+        return query
+    guess = query_terms(restored, settings.terms, settings.stopwords, 0.0, options.bigram_weight, options.word_weight)
+    exact = [(t, w * options.restored_weight) for t, w in zip(guess.terms, guess.weights) if w and t[0] != FOLD_PREFIX]
+    return replace(
+        query,
+        terms=query.terms + tuple(t for t, _ in exact),
+        weights=query.weights + tuple(w for _, w in exact),
+        names=query.names | (guess.names & {t for t, _ in exact}),
     )
 
 
@@ -138,7 +157,7 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     """Score every passage holding a term of the (prepared) question; keep the ``depth`` best."""
     options: AnswerSettings = settings.answer
     index.release_pages()  # what earlier questions mapped in, when past the memory bound
-    query = question_terms(text, settings)
+    query = question_terms(text, settings, index)
     pool = max(depth, options.rerank_depth)
     found, touched = search(index, list(query.terms), list(query.weights), pool)
     weighed = term_weights(index, query)
