@@ -15,10 +15,9 @@ from bot.answer.rerank import answer_sentence, rank_answers
 from bot.answer.sentence import AnswerSentence
 from bot.corpus.article import Article, ArticleFields
 from bot.index.parts import PassageIndex
-from bot.search.proximity import passage_tokens
 from bot.settings import AnswerSettings, Settings
 from bot.text.normalize import fold_accents, normalize
-from bot.text.terms import FOLD_PREFIX, highlight_spans
+from bot.text.terms import FOLD_PREFIX, merge_spans, word_spans
 
 
 class AnswerStatus(enum.StrEnum):
@@ -133,7 +132,7 @@ def answer_question(
     shown: list[set[str]] = []
     for passage, score in candidates:
         passage_text = index.passage_text(passage)
-        if not content & ranked.finder.found(passage_tokens(passage_text)):
+        if not content & ranked.finder.match(passage_text).found():
             continue  # matches function words only
         words = _word_set(passage_text)
         if any(_jaccard(words, other) >= options.duplicate_similarity for other in shown):
@@ -183,12 +182,11 @@ def _result(
 ) -> Result:
     article = index.passage_article(passage)
     text = index.passage_text(passage)
-    spans = highlight_spans(text, words)
-    matched = tuple(dict.fromkeys(w for w in words if highlight_spans(text, [w])))
-    if not matched:  # the question's words are not there whole ("Phạm Xuân Thanh"): show their syllables
-        syllables = tuple(dict.fromkeys(s for w in words for s in w.split(" ") if " " in w))
-        spans = highlight_spans(text, syllables)
-        matched = tuple(s for s in syllables if highlight_spans(text, [s]))
+    found = {w: word_spans(text, w) for w in dict.fromkeys(words)}
+    if not any(found.values()):  # the question's words are not there whole ("Phạm Xuân Thanh"): show their syllables
+        found = {s: word_spans(text, s) for w in words for s in w.split(" ") if " " in w}
+    matched = tuple(w for w, spans in found.items() if spans)
+    spans = merge_spans(text, [span for spans in found.values() for span in spans])
     return Result(
         rank=rank,
         score=score,

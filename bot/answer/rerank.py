@@ -42,7 +42,7 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
     ranking = rank_passages(index, text, settings, depth)
     analysis = analyze_question(text)
     weights = ranking.weighed.weights
-    finder = TermFinder(weights)
+    finder = ranking.finder
     total = sum(weights.values())
     sentences: dict[int, AnswerSentence | None] = {}
     reranked: list[tuple[int, float]] = []
@@ -58,7 +58,8 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
     if reranked:
         reranked.sort(key=lambda pair: (-pair[1], pair[0]))
         candidates = tuple(reranked) + ranking.candidates[depth_:]
-        best = coverage(index, ranking.weighed, candidates[0][0])
+        top = candidates[0][0]
+        best = ranking.coverage if top == ranking.candidates[0][0] else coverage(index, ranking.weighed, top)
         ranking = replace(ranking, candidates=candidates, coverage=best)
     absent = absent_words(index, text, ranking, settings.terms.abbreviations) if options.refuse_absent_words else ()
     ranking = replace(ranking, answered=answers(index, ranking, options) and not absent)

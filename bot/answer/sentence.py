@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.answer.question import Expected, QuestionAnalysis
-from bot.search.proximity import TermFinder, passage_tokens
+from bot.search.proximity import TermFinder
 from bot.text.normalize import fold_accents, split_sentences
 
 
@@ -212,10 +212,15 @@ def _folded_words(text: str) -> set[str]:
 
 
 def answer_phrase(
-    sentence: str, analysis: QuestionAnalysis, question: str, finder: TermFinder | None = None
+    sentence: str,
+    analysis: QuestionAnalysis,
+    question: str,
+    finder: TermFinder | None = None,
+    hits: list[tuple[int, str]] | None = None,
 ) -> tuple[str, float] | None:
     """The phrase of the expected kind in ``sentence`` that the question does not contain, and its
-    strength: the strongest, nearest the question's words when several are found."""
+    strength: the strongest, nearest the question's words when several are found. ``hits`` are
+    the question's terms in the sentence by offset, when already known (``finder`` finds them)."""
     if analysis.expected is Expected.NONE:
         return None
     asked = _folded_words(question)
@@ -226,10 +231,10 @@ def answer_phrase(
     phrases = [c for c in phrases if c[2] == strongest]
     if len(phrases) == 1 or finder is None:
         return phrases[0][1], strongest
-    tokens = passage_tokens(sentence)
-    positions = [m.start() for m in re.finditer(r"[^\W_]+|\S", sentence.lower())]
-    hits = [(positions[i], term) for i, term in finder.hits(tokens)]
-    return max(phrases, key=lambda c: _nearby_weight(c, hits, finder.weights))[1], strongest
+    if hits is None:
+        hits = finder.match(sentence).within(0, len(sentence))
+    weights = finder.weights
+    return max(phrases, key=lambda c: _nearby_weight(c, hits, weights))[1], strongest
 
 
 def _nearby_weight(
@@ -266,9 +271,11 @@ def best_sentence(
     best: AnswerSentence | None = None
     best_score = -1.0
     weights = finder.weights
+    match = finder.match(text)
     for start, sentence in sentences_of(text):
-        share = sum(weights[t] for t in finder.found(passage_tokens(sentence))) / total if total > 0 else 0.0
-        found = answer_phrase(sentence, analysis, question, finder) if share > 0 else None
+        hits = [(at - start, term) for at, term in match.within(start, start + len(sentence))]
+        share = sum(weights[t] for t in {term for _, term in hits}) / total if total > 0 else 0.0
+        found = answer_phrase(sentence, analysis, question, finder, hits) if share > 0 else None
         phrase, strength = found if found else (None, 0.0)
         score = share + phrase_weight * strength
         if score > best_score:

@@ -175,6 +175,9 @@ def articles_of(parts: list[Part]) -> ArticleView:
     return ArticleView(tables, passage_starts, np.arange(sum(len(t) for t in tables), dtype=np.int64))
 
 
+READ_ARTICLES_KEPT = 4096  # articles kept parsed between questions (each is immutable)
+
+
 @dataclass
 class PassageIndex:
     """A searchable index: its parts, tombstones and global idf, with article metadata."""
@@ -207,6 +210,9 @@ class PassageIndex:
         init=False, repr=False, compare=False
     )  # rows read (``note_rows_read``)
     _floor_mb: float = field(init=False, repr=False, compare=False)  # mapped at load: what a release cannot go below
+    _read_articles: dict[int, Article] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )  # articles read lately, by global number (a question reads each candidate's)
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
@@ -406,7 +412,13 @@ class PassageIndex:
 
     def passage_article(self, passage: int) -> Article:
         """The article a passage belongs to (live or not)."""
-        return self.all_articles[int(self._slot_article[passage])]
+        number = int(self._slot_article[passage])
+        found = self._read_articles.get(number)
+        if found is None:
+            if len(self._read_articles) >= READ_ARTICLES_KEPT:
+                self._read_articles.clear()
+            found = self._read_articles[number] = self.all_articles[number]
+        return found
 
     def passage_position(self, passage: int) -> int:
         """The passage's number within its article (0: the first)."""

@@ -11,6 +11,7 @@ exact or accent-free (``~`` prefix).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.text.normalize import canonical_syllable, canonical_tones, fold_accents
@@ -33,9 +34,34 @@ def passage_tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.lower())
 
 
+@dataclass(frozen=True)
+class TextMatch:
+    """Where a question's terms stand in one text: its tokens' start offsets and the hits
+    (token number, term), in order."""
+
+    starts: list[int]
+    hits: list[tuple[int, str]]
+
+    def found(self) -> set[str]:
+        """The distinct question terms found anywhere in the text."""
+        return {term for _, term in self.hits}
+
+    def within(self, start: int, end: int) -> list[tuple[int, str]]:
+        """(offset in the text, term) of the hits in ``text[start:end]``: a bigram only when both
+        its words are there."""
+        starts = self.starts
+        found: list[tuple[int, str]] = []
+        for i, term in self.hits:
+            at = starts[i]
+            if start <= at < end and (" " not in term or starts[i + 1] < end):
+                found.append((at, term))
+        return found
+
+
 class TermFinder:
     """Finds a question's terms (the keys of ``weights``) in token lists; it remembers what
-    each token it has seen matches, so the passages of one question share that work."""
+    each token it has seen matches, and each text it has matched, so the passages of one
+    question share that work."""
 
     def __init__(self, weights: dict[str, float]):
         self.weights = weights
@@ -46,6 +72,23 @@ class TermFinder:
                 prefix = FOLD_PREFIX if term.startswith(FOLD_PREFIX) else ""
                 self._wanted.update(prefix + s for s in term[len(prefix) :].split(" "))
         self._seen: dict[str, tuple[str, str] | None] = {}
+        self._matches: dict[str, TextMatch] = {}
+
+    def match(self, text: str) -> TextMatch:
+        """Where the question's terms stand in ``text`` (remembered for this question)."""
+        found = self._matches.get(text)
+        if found is None:
+            lowered = text.lower()
+            if len(lowered) == len(text):
+                pieces = list(_TOKEN_RE.finditer(lowered))
+                tokens = [m.group(0) for m in pieces]
+                starts = [m.start() for m in pieces]
+            else:  # a character whose lower case is longer: offsets from the text as written
+                pieces = list(_TOKEN_RE.finditer(text))
+                tokens = [m.group(0).lower() for m in pieces]
+                starts = [m.start() for m in pieces]
+            found = self._matches[text] = TextMatch(starts, self.hits(tokens))
+        return found
 
     def hits(self, tokens: list[str]) -> list[tuple[int, str]]:
         """(position, term) for every question term found in the tokens."""

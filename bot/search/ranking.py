@@ -11,7 +11,7 @@ from bot.index.keys import term_hash
 from bot.index.parts import PassageIndex
 from bot.search.diacritics import index_diacritics
 from bot.search.part_search import search
-from bot.search.proximity import TermFinder, best_window, passage_tokens
+from bot.search.proximity import TermFinder, best_window
 from bot.settings import AnswerSettings, Settings
 from bot.text.terms import FOLD_PREFIX, QueryTerms, query_terms
 
@@ -73,6 +73,7 @@ def rerank(
     weighed: TermWeights,
     candidates: list[tuple[int, float]],
     options: AnswerSettings,
+    finder: TermFinder | None = None,
 ) -> list[tuple[int, float]]:
     """The first ``rerank_depth`` candidates re-scored; the others follow unchanged.
 
@@ -89,7 +90,7 @@ def rerank(
     if depth <= 0 or not candidates or total <= 0 or not (options.window_weight or names or options.title_weight):
         return candidates
     name_total = sum(weights[t] for t in names)
-    finder = TermFinder(weights)
+    finder = finder or TermFinder(weights)
     titles: dict[str, set[str]] = {}  # terms found in each article's title, by article id
     rescored: list[tuple[int, float]] = []
     for passage, score in candidates[:depth]:
@@ -99,10 +100,10 @@ def rerank(
         if names or options.title_weight:
             article = index.passage_article(passage)
             if article.id not in titles:
-                titles[article.id] = finder.found(passage_tokens(article.title))
+                titles[article.id] = finder.match(article.title).found()
             in_title = titles[article.id]
         if options.window_weight or names:
-            hits = finder.hits(passage_tokens(index.passage_text(passage)))
+            hits = finder.match(index.passage_text(passage)).hits
         if options.window_weight:
             factor *= 1 + options.window_weight * best_window(hits, weights, options.window_width) / total
         if names:
@@ -125,6 +126,7 @@ class Ranking:
     touched: int  # passages holding at least one question term
     coverage: float  # of the best passage (0 when there is none)
     answered: bool
+    finder: TermFinder  # finds the question's terms in texts (remembers the passages it has read)
 
 
 def question_terms(text: str, settings: Settings, index: PassageIndex | None = None) -> QueryTerms:
@@ -161,7 +163,8 @@ def rank_passages(index: PassageIndex, text: str, settings: Settings, depth: int
     pool = max(depth, options.rerank_depth)
     found, touched = search(index, list(query.terms), list(query.weights), pool)
     weighed = term_weights(index, query)
-    candidates = tuple(rerank(index, weighed, found, options)[:depth])
+    finder = TermFinder(weighed.weights)
+    candidates = tuple(rerank(index, weighed, found, options, finder)[:depth])
     best = coverage(index, weighed, candidates[0][0]) if candidates else 0.0
     answered = bool(candidates) and best >= options.min_coverage
-    return Ranking(query, weighed, candidates, touched, best, answered)
+    return Ranking(query, weighed, candidates, touched, best, answered, finder)

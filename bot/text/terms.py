@@ -305,13 +305,51 @@ def name_syllables(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+@lru_cache(maxsize=65536)
+def _piece_keys(piece: str) -> tuple[str, str]:
+    """A word's key as typed (one tone style and i/y spelling, lower-case) and without accents."""
+    exact = canonical_syllable(canonical_tones(unicodedata.normalize("NFC", piece)).lower())
+    return exact, fold_accents(exact)
+
+
 @lru_cache(maxsize=64)  # an answer highlights the same passage once per question word
 def _word_pieces(text: str) -> tuple[list[tuple[int, int, str]], list[str], list[str]]:
     """The text's words with their spans, and their keys as typed and without accents."""
     pieces = [(m.start(), m.end(), m.group(0)) for m in _WORD_PIECE_RE.finditer(text)]
-    keys_exact = [canonical_syllable(canonical_tones(unicodedata.normalize("NFC", p[2])).lower()) for p in pieces]
-    keys_folded = [fold_accents(k) for k in keys_exact]
-    return pieces, keys_exact, keys_folded
+    keys = [_piece_keys(p[2]) for p in pieces]
+    return pieces, [k[0] for k in keys], [k[1] for k in keys]
+
+
+def word_spans(text: str, word: str) -> list[tuple[int, int]]:
+    """Character spans in ``text`` of one word (one or more syllables), in order.
+
+    Matching ignores case, tone-mark style and, for a word typed without diacritics, accents.
+    """
+    target = [canonical_syllable(canonical_tones(normalize(s)).lower()) for s in re.split(r"[\s_]+", word) if s]
+    if not target:
+        return []
+    if any(not _SYLLABLE_OK_RE.match(s) for s in target):  # a code: find it literally
+        return [(m.start(), m.end()) for m in re.finditer(re.escape(word), text, flags=re.IGNORECASE)]
+    pieces, keys_exact, keys_folded = _word_pieces(text)
+    keys = keys_folded if not has_diacritics(word) else keys_exact
+    n = len(target)
+    first = target[0]
+    return [
+        (pieces[i][0], pieces[i + n - 1][1])
+        for i in range(len(pieces) - n + 1)
+        if keys[i] == first and keys[i : i + n] == target
+    ]
+
+
+def merge_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans sorted, those that overlap or touch (only spaces between) merged."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and (start <= merged[-1][1] or not text[merged[-1][1] : start].strip()):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def highlight_spans(text: str, words: list[str] | tuple[str, ...]) -> list[tuple[int, int]]:
@@ -320,29 +358,4 @@ def highlight_spans(text: str, words: list[str] | tuple[str, ...]) -> list[tuple
     Matching ignores case, tone-mark style and, for words typed without diacritics,
     accents. Spans are sorted and do not overlap.
     """
-    if not words:
-        return []
-    pieces, keys_exact, keys_folded = _word_pieces(text)
-    spans: list[tuple[int, int]] = []
-    for word in words:
-        target = [canonical_syllable(canonical_tones(normalize(s)).lower()) for s in re.split(r"[\s_]+", word) if s]
-        if not target:
-            continue
-        if any(not _SYLLABLE_OK_RE.match(s) for s in target):  # a code: find it literally
-            for m in re.finditer(re.escape(word), text, flags=re.IGNORECASE):
-                spans.append((m.start(), m.end()))
-            continue
-        folded = not has_diacritics(word)
-        keys = keys_folded if folded else keys_exact
-        n = len(target)
-        for i in range(len(pieces) - n + 1):
-            if keys[i : i + n] == target:
-                spans.append((pieces[i][0], pieces[i + n - 1][1]))
-    spans.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and (start <= merged[-1][1] or not text[merged[-1][1] : start].strip()):
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
+    return merge_spans(text, [span for word in words for span in word_spans(text, word)])
