@@ -116,3 +116,26 @@ def test_rerank_prefers_the_passage_that_holds_the_question_names(two_passages):
     assert [p for p, _ in rerank(index, weighed, tied, options)] == [0, 1]
     off = replace(options, name_weight=0.0)
     assert rerank(index, weighed, tied, off) == tied
+
+
+def test_matching_a_text_finds_the_same_hits_and_offsets_as_reading_every_token(shipped):
+    settings, index = shipped
+    texts = [index.passage_text(p) for p in range(index.n_passages)]
+    texts.append("Hoà Bình có 2 TỶ đồng, Hà Nội thì không. Kỳ họp thứ 2 của HĐND TP.")
+    for question in ["Chủ tịch HĐND TP Hồ Chí Minh là ai?", "ket nap bao nhieu dang vien", "Hòa Bình có mấy tỷ đồng"]:
+        ranking = rank_passages(index, question, settings, 5)
+        weights = dict(ranking.weighed.weights) | {"hòa bình": 1.0, "tỉ": 1.0, "~ti dong": 0.5}
+        for text in texts:
+            fast, slow = TermFinder(weights)._match_found(text), TermFinder(weights)._match_tokens(text)
+            assert fast is not None
+            assert fast.hits == slow.hits
+            assert all(fast.offsets[i] == slow.offsets[i] for i, _ in fast.hits)
+            half = [(0, len(text) // 2), (len(text) // 2, len(text))]
+            assert fast.split(half) == slow.split(half)
+    assert any(TermFinder({"tỉ": 1.0}).match(t).hits for t in texts)  # 'TỶ' written with y, in capitals
+
+
+def test_a_text_whose_lower_case_changes_length_is_matched_token_by_token():
+    text = "İstanbul có 2 tỷ dân"  # 'İ'.lower() is two characters
+    match = TermFinder({"tỉ": 1.0, "~dan": 1.0}).match(text)
+    assert match.hits == [(3, "tỉ"), (4, "~dan")] and match.within(0, len(text)) == [(14, "tỉ"), (17, "~dan")]

@@ -271,9 +271,10 @@ def best_sentence(
     best: AnswerSentence | None = None
     best_score = -1.0
     weights = finder.weights
-    match = finder.match(text)
-    for start, sentence in sentences_of(text):
-        hits = [(at - start, term) for at, term in match.within(start, start + len(sentence))]
+    sentences = sentences_of(text)
+    in_sentences = finder.match(text).split([(start, start + len(sentence)) for start, sentence in sentences])
+    for (start, sentence), found_hits in zip(sentences, in_sentences, strict=True):
+        hits = [(at - start, term) for at, term in found_hits]
         share = sum(weights[t] for t in {term for _, term in hits}) / total if total > 0 else 0.0
         found = answer_phrase(sentence, analysis, question, finder, hits) if share > 0 else None
         phrase, strength = found if found else (None, 0.0)

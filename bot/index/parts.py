@@ -176,6 +176,7 @@ def articles_of(parts: list[Part]) -> ArticleView:
 
 
 READ_ARTICLES_KEPT = 4096  # articles kept parsed between questions (each is immutable)
+READ_TEXTS_KEPT = 256  # passage texts kept between reads
 
 
 @dataclass
@@ -213,6 +214,9 @@ class PassageIndex:
     _read_articles: dict[int, Article] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )  # articles read lately, by global number (a question reads each candidate's)
+    _read_texts: dict[int, str] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )  # passage texts read lately (a question reads its candidates' several times)
 
     def __post_init__(self) -> None:
         compile_scorer()  # before the first question, not during it
@@ -404,11 +408,16 @@ class PassageIndex:
         return number, passage - int(self.passage_starts[number])
 
     def passage_text(self, passage: int) -> str:
-        number, local = self.locate(passage)
-        part = self.parts[number]
-        offsets = part.arrays["passage_offsets"]
-        start, end = int(offsets[local]), int(offsets[local + 1])
-        return part.texts[start:end].decode("utf-8")
+        found = self._read_texts.get(passage)
+        if found is None:
+            number, local = self.locate(passage)
+            part = self.parts[number]
+            offsets = part.arrays["passage_offsets"]
+            start, end = int(offsets[local]), int(offsets[local + 1])
+            if len(self._read_texts) >= READ_TEXTS_KEPT:
+                self._read_texts.clear()
+            found = self._read_texts[passage] = part.texts[start:end].decode("utf-8")
+        return found
 
     def passage_article(self, passage: int) -> Article:
         """The article a passage belongs to (live or not)."""

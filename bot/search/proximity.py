@@ -11,8 +11,10 @@ exact or accent-free (``~`` prefix).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from bot.text.normalize import canonical_syllable, canonical_tones, fold_accents
 from bot.text.terms import FOLD_PREFIX
@@ -36,10 +38,10 @@ def passage_tokens(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TextMatch:
-    """Where a question's terms stand in one text: its tokens' start offsets and the hits
-    (token number, term), in order."""
+    """Where a question's terms stand in one text: the hits (token number, term), in order, and
+    the start offset of each token hit (and of the one after a bigram's first word)."""
 
-    starts: list[int]
+    offsets: dict[int, int]
     hits: list[tuple[int, str]]
 
     def found(self) -> set[str]:
@@ -49,19 +51,30 @@ class TextMatch:
     def within(self, start: int, end: int) -> list[tuple[int, str]]:
         """(offset in the text, term) of the hits in ``text[start:end]``: a bigram only when both
         its words are there."""
-        starts = self.starts
-        found: list[tuple[int, str]] = []
+        return self.split([(start, end)])[0]
+
+    def split(self, spans: list[tuple[int, int]]) -> list[list[tuple[int, str]]]:
+        """``within`` for each of several spans (sorted, not overlapping) at once."""
+        offsets = self.offsets
+        starts = [start for start, _ in spans]
+        found: list[list[tuple[int, str]]] = [[] for _ in spans]
         for i, term in self.hits:
-            at = starts[i]
-            if start <= at < end and (" " not in term or starts[i + 1] < end):
-                found.append((at, term))
+            at = offsets[i]
+            n = bisect_right(starts, at) - 1
+            if n >= 0 and at < spans[n][1] and (" " not in term or offsets[i + 1] < spans[n][1]):
+                found[n].append((at, term))
         return found
 
 
+# "tỷ" is indexed "tỉ": an accent-free key ending in i after a consonant is also typed with y
+_I_AFTER_CONSONANT_RE = re.compile(r"^[bcdghklmnpqrstvx]+i$")
+_SPLIT_RE = re.compile(r"([^\W_]+|\S)")  # splits a text into spaces and tokens (``_TOKEN_RE``)
+
+
 class TermFinder:
-    """Finds a question's terms (the keys of ``weights``) in token lists; it remembers what
-    each token it has seen matches, and each text it has matched, so the passages of one
-    question share that work."""
+    """Finds a question's terms (the keys of ``weights``) in texts; it remembers what each token
+    it has seen matches, and each text it has matched, so the passages of one question share
+    that work."""
 
     def __init__(self, weights: dict[str, float]):
         self.weights = weights
@@ -73,22 +86,67 @@ class TermFinder:
                 self._wanted.update(prefix + s for s in term[len(prefix) :].split(" "))
         self._seen: dict[str, tuple[str, str] | None] = {}
         self._matches: dict[str, TextMatch] = {}
+        # what a wanted token looks like in lower-case accent-free text (found before its forms are checked)
+        keys = {fold_accents(key.removeprefix(FOLD_PREFIX)) for key in self._wanted}
+        keys |= {key[:-1] + "y" for key in keys if _I_AFTER_CONSONANT_RE.match(key)}
+        self._keys = frozenset(keys)
 
     def match(self, text: str) -> TextMatch:
         """Where the question's terms stand in ``text`` (remembered for this question)."""
         found = self._matches.get(text)
         if found is None:
-            lowered = text.lower()
-            if len(lowered) == len(text):
-                pieces = list(_TOKEN_RE.finditer(lowered))
-                tokens = [m.group(0) for m in pieces]
-                starts = [m.start() for m in pieces]
-            else:  # a character whose lower case is longer: offsets from the text as written
-                pieces = list(_TOKEN_RE.finditer(text))
-                tokens = [m.group(0).lower() for m in pieces]
-                starts = [m.start() for m in pieces]
-            found = self._matches[text] = TextMatch(starts, self.hits(tokens))
+            found = self._matches[text] = self._match_found(text) or self._match_tokens(text)
         return found
+
+    def _forms(self, token: str) -> tuple[str, str] | None:
+        """What a lower-case token matches (its exact and accent-free keys), or None."""
+        if token not in self._seen:
+            forms = _forms(token)
+            self._seen[token] = forms if forms[0] in self._wanted or forms[1] in self._wanted else None
+        return self._seen[token]
+
+    def _match_found(self, text: str) -> TextMatch | None:
+        """``match`` on the text's accent-free lower case, split into tokens at C speed, looking up
+        only the tokens that may be question words; None where that text is not as long as ``text``."""
+        lowered = text.lower()
+        folded = fold_accents(lowered)
+        if len(folded) != len(text) or len(lowered) != len(text):
+            return None
+        parts = _SPLIT_RE.split(folded)  # [space, token, space, token, ..., space]
+        keys = self._keys
+        found = [i for i, token in enumerate(parts[1::2]) if token in keys]
+        hits: list[tuple[int, str]] = []
+        offsets: dict[int, int] = {}
+        if not found:
+            return TextMatch(offsets, hits)
+        ends = list(accumulate(map(len, parts)))  # token i starts at ends[2 * i]
+        weights = self.weights
+        before, before_forms = -2, None
+        for number in found:
+            start = ends[2 * number]
+            forms = self._forms(lowered[start : start + len(parts[2 * number + 1])])
+            if before_forms and forms and before == number - 1:
+                pair = f"{before_forms[0]} {forms[0]}"
+                if pair in weights:
+                    hits.append((before, pair))
+                pair = f"{before_forms[1]} {forms[1][len(FOLD_PREFIX) :]}"
+                if pair in weights:
+                    hits.append((before, pair))
+            if forms:
+                offsets[number] = start
+                if forms[0] in weights:
+                    hits.append((number, forms[0]))
+                if forms[1] in weights:
+                    hits.append((number, forms[1]))
+            before, before_forms = number, forms
+        return TextMatch(offsets, hits)
+
+    def _match_tokens(self, text: str) -> TextMatch:
+        """``match`` by reading every token of the text."""
+        lowered = text.lower()
+        source = lowered if len(lowered) == len(text) else text  # offsets from the text as written
+        pieces = list(_TOKEN_RE.finditer(source))
+        return TextMatch({i: m.start() for i, m in enumerate(pieces)}, self.hits([m.group(0).lower() for m in pieces]))
 
     def hits(self, tokens: list[str]) -> list[tuple[int, str]]:
         """(position, term) for every question term found in the tokens."""
