@@ -92,3 +92,13 @@ def test_a_question_without_diacritics_is_also_searched_restored_when_weighted(s
     bigram = settings.answer.bigram_weight
     assert extra["đảng viên"] == pytest.approx(0.5 * bigram) and extra["~dang vien"] == pytest.approx(bigram)
     assert restored.terms[: len(plain.terms)] == plain.terms
+
+
+def test_an_english_question_is_told_the_bot_answers_vietnamese(shipped):
+    settings, index = shipped
+    messages = load_messages(settings.messages_file)
+    answer = answer_question(index, "What is the capital of Vietnam?", settings)
+    assert answer.status is AnswerStatus.NO_ANSWER and answer.not_vietnamese
+    assert messages.get("not_vietnamese", "vi") in render_answer(answer, messages, "vi")
+    for question in ["ket nap bao nhieu dang vien", "Chủ tịch HĐND là ai", "UBND TPHCM"]:
+        assert not answer_question(index, question, settings).not_vietnamese, question

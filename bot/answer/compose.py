@@ -16,7 +16,8 @@ from bot.answer.sentence import AnswerSentence
 from bot.corpus.article import Article, ArticleFields
 from bot.index.parts import PassageIndex
 from bot.settings import AnswerSettings, Settings
-from bot.text.normalize import fold_accents, normalize
+from bot.text.diacritics import is_vietnamese_syllable
+from bot.text.normalize import fold_accents, has_diacritics, normalize
 from bot.text.terms import FOLD_PREFIX, merge_spans, word_spans
 
 
@@ -79,6 +80,14 @@ class Answer:
 
     def to_json(self) -> dict[str, Any]:
         return {"question": self.question, "results": [r.to_json() for r in self.results]}
+
+    @property
+    def not_vietnamese(self) -> bool:
+        """The question has no diacritics and most of its words (abbreviations aside) cannot be
+        Vietnamese syllables (an English question, say)."""
+        words = [w for w in re.findall(r"[^\W\d_]+", self.question) if not (w.isupper() and len(w) > 1)]  # not UBND
+        foreign = sum(not is_vietnamese_syllable(fold_accents(w).lower()) for w in words)
+        return bool(words) and not has_diacritics(self.question) and 2 * foreign > len(words)
 
 
 def prepare_question(question: str, max_chars: int) -> tuple[str, bool]:

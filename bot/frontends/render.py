@@ -130,6 +130,8 @@ def render_answer(
         body = [_esc(messages.get("no_answer", lang), as_html)]
         if answer.absent:
             body.append(_esc(messages.get("no_answer_absent", lang, words=", ".join(answer.absent)), as_html))
+        if answer.not_vietnamese:
+            body.append(_esc(messages.get("not_vietnamese", lang), as_html))
         body.append(_esc(messages.get("no_answer_hint", lang), as_html))
         return "\n".join(notes + body)
     header = _bold(
