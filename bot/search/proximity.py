@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -115,31 +116,34 @@ class TermFinder:
         parts = _SPLIT_RE.split(folded)  # [space, token, space, token, ..., space]
         keys = self._keys
         found = [i for i, token in enumerate(parts[1::2]) if token in keys]
-        hits: list[tuple[int, str]] = []
-        offsets: dict[int, int] = {}
         if not found:
-            return TextMatch(offsets, hits)
+            return TextMatch({}, [])
         ends = list(accumulate(map(len, parts)))  # token i starts at ends[2 * i]
+        starts = {n: ends[2 * n] for n in found}
+        forms = {n: self._forms(lowered[starts[n] : starts[n] + len(parts[2 * n + 1])]) for n in found}
+        hits, matched = self._collect(found, forms)
+        return TextMatch({n: starts[n] for n in matched}, hits)
+
+    def _collect(
+        self, numbers: list[int], forms: Mapping[int, tuple[str, str] | None]
+    ) -> tuple[list[tuple[int, str]], list[int]]:
+        """The hits of the tokens at ``numbers`` (ascending) that have ``forms``: each one's
+        syllable terms, and the bigram with the token right after it; and the tokens that match."""
         weights = self.weights
+        hits: list[tuple[int, str]] = []
+        matched: list[int] = []
         before, before_forms = -2, None
-        for number in found:
-            start = ends[2 * number]
-            forms = self._forms(lowered[start : start + len(parts[2 * number + 1])])
-            if before_forms and forms and before == number - 1:
-                pair = f"{before_forms[0]} {forms[0]}"
-                if pair in weights:
-                    hits.append((before, pair))
-                pair = f"{before_forms[1]} {forms[1][len(FOLD_PREFIX) :]}"
-                if pair in weights:
-                    hits.append((before, pair))
-            if forms:
-                offsets[number] = start
-                if forms[0] in weights:
-                    hits.append((number, forms[0]))
-                if forms[1] in weights:
-                    hits.append((number, forms[1]))
-            before, before_forms = number, forms
-        return TextMatch(offsets, hits)
+        for number in numbers:
+            current = forms[number]
+            if before_forms and current and before == number - 1:
+                for pair in (f"{before_forms[0]} {current[0]}", f"{before_forms[1]} {current[1][len(FOLD_PREFIX) :]}"):
+                    if pair in weights:
+                        hits.append((before, pair))
+            if current:
+                matched.append(number)
+                hits.extend((number, key) for key in current if key in weights)
+            before, before_forms = number, current
+        return hits, matched
 
     def _match_tokens(self, text: str) -> TextMatch:
         """``match`` by reading every token of the text."""
@@ -150,32 +154,8 @@ class TermFinder:
 
     def hits(self, tokens: list[str]) -> list[tuple[int, str]]:
         """(position, term) for every question term found in the tokens."""
-        seen, wanted = self._seen, self._wanted
-        for token in set(tokens).difference(seen):
-            forms = _forms(token)  # what the token matches, or None when it matches nothing
-            seen[token] = forms if forms[0] in wanted or forms[1] in wanted else None
-        weights = self.weights
-        hits: list[tuple[int, str]] = []
-        last = len(tokens) - 1
-        for i in [i for i, token in enumerate(tokens) if seen[token]]:
-            exact, folded = seen[tokens[i]]  # type: ignore[misc]
-            if exact in weights:
-                hits.append((i, exact))
-            if folded in weights:
-                hits.append((i, folded))
-            following = seen[tokens[i + 1]] if i < last else None
-            if following:
-                pair = f"{exact} {following[0]}"
-                if pair in weights:
-                    hits.append((i, pair))
-                pair = f"{folded} {following[1][len(FOLD_PREFIX) :]}"
-                if pair in weights:
-                    hits.append((i, pair))
-        return hits
-
-    def found(self, tokens: list[str]) -> set[str]:
-        """The distinct question terms found anywhere in the tokens."""
-        return {term for _, term in self.hits(tokens)}
+        forms = [self._forms(token) for token in tokens]
+        return self._collect([i for i, f in enumerate(forms) if f], dict(enumerate(forms)))[0]
 
 
 def best_window(hits: list[tuple[int, str]], weights: dict[str, float], width: int) -> float:
