@@ -39,13 +39,12 @@ class AnswerSettings:
     name_weight: float = 0.0  # score times (1 + this * share of the question's names in the passage or title)
     duplicate_similarity: float = 0.8
     max_question_chars: int = 500
-    phrase_weight: float = (
-        0.0  # score times (1 + this * strength) when the best sentence holds a phrase of the asked kind
-    )
-    restored_weight: float = 0.0  # questions without diacritics: weight of the terms with diacritics restored (0: off)
-    refuse_absent_words: bool = (
-        False  # "no answer" when a foreign name or code of the question is nowhere in the corpus
-    )
+    # score times (1 + this * strength) when the best sentence holds a phrase of the asked kind
+    phrase_weight: float = 0.0
+    # questions without diacritics: weight of the terms with diacritics restored (0: off)
+    restored_weight: float = 0.0
+    # "no answer" when a foreign name or code of the question is nowhere in the corpus
+    refuse_absent_words: bool = False
     max_missing_names: float = 1.0  # "no answer" when the best passage lacks more than this share of the names
 
 
