@@ -41,6 +41,7 @@ class AnswerSettings:
     max_question_chars: int = 500
     # score times (1 + this * strength) when the best sentence holds a phrase of the asked kind
     phrase_weight: float = 0.0
+    answer_depth: int = 10  # best passages (after the proximity re-rank) re-ranked by their answer sentence
     # questions without diacritics: weight of the terms with diacritics restored (0: off)
     restored_weight: float = 0.0
     # "no answer" when a foreign name or code of the question is nowhere in the corpus
@@ -280,6 +281,7 @@ ANSWER_BOUNDS = {
     "word_weight": (0, 10),
     "min_coverage": (0, 1),
     "rerank_depth": (0, 1000),
+    "answer_depth": (0, 1000),
     "window_width": (1, 1000),
     "window_weight": (0, 100),
     "title_weight": (0, 100),

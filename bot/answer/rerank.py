@@ -1,7 +1,7 @@
 """Answer-aware ranking: the best passages of a question judged by their best sentence.
 
 After BM25 and the proximity re-rank (``bot.search.ranking``), each of the best
-``rerank_depth`` passages is scored again by the sentence that answers best (the most question
+``answer_depth`` passages is scored again by the sentence that answers best (the most question
 weight, plus its phrase): its score grows with the strength of a phrase of the kind the question
 asks for (a number with the asked unit, a date, a name) that the question does not contain.
 """
@@ -46,7 +46,7 @@ def rank_answers(index: PassageIndex, text: str, settings: Settings, depth: int)
     total = sum(weights.values())
     sentences: dict[int, AnswerSentence | None] = {}
     reranked: list[tuple[int, float]] = []
-    depth_ = options.rerank_depth if options.phrase_weight else 0
+    depth_ = options.answer_depth if options.phrase_weight else 0
     for passage, score in ranking.candidates[:depth_]:
         passage_text = index.passage_text(passage)
         best = best_sentence(passage_text, finder, total, analysis, text)
