@@ -77,7 +77,7 @@ def test_questions_about_names_the_corpus_never_mentions_are_refused_naming_them
 
 def test_known_abbreviations_and_vietnamese_words_are_never_absent(shipped):
     settings, index = shipped
-    for question in ["HĐND TPHCM bầu ai làm chủ tịch?", "ket nap bao nhieu dang vien"]:
+    for question in ["HĐND TPHCM bầu ai làm chủ tịch?", "ket nap bao nhieu dang vien", "ĐH Đảng bộ Khối bầu ai?"]:
         answer = answer_question(index, question, settings)
         assert answer.status is AnswerStatus.OK and not answer.absent, question
 

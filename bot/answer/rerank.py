@@ -71,8 +71,11 @@ def absent_words(
 ) -> tuple[str, ...]:
     """The question's words, as typed, that no passage holds even accent-free and that cannot be
     Vietnamese syllables: a foreign name, a product or a code ('Kishida', 'Qdenga') the corpus
-    never mentions, so nothing in it is about them. Known abbreviations do not count."""
-    known = {fold_accents(short) for short, _ in abbreviations}
+    never mentions, so nothing in it is about them. Abbreviations (known, or typed in capitals:
+    'HĐQT', 'CLB') do not count: the corpus may write them out."""
+    typed = re.findall(r"\w+", question)
+    known = {fold_accents(short).lower() for short, _ in abbreviations}
+    known |= {fold_accents(w).lower() for w in typed if len(w) > 1 and w.isupper()}
     missing: set[str] = set()
     for term in ranking.query.terms:
         word = fold_accents(term.removeprefix(FOLD_PREFIX))
@@ -85,7 +88,6 @@ def absent_words(
             missing.add(word)
     if not missing:
         return ()
-    typed = re.findall(r"\w+", question)
     return tuple(dict.fromkeys(w for w in typed if fold_accents(w).lower() in missing))
 
 
