@@ -105,9 +105,9 @@ def _progress() -> bool:
 
 
 def _print_problems(problems: Sequence[LoadProblem]) -> None:
-    """Corpus files (or lines) that were skipped, and why, on stderr."""
+    """Corpus files (or lines) that were skipped (or loaded without a field), and why, on stderr."""
     for problem in problems:
-        print(f"warning: skipped {problem}", file=sys.stderr)
+        print(f"warning: {'' if problem.loaded else 'skipped '}{problem}", file=sys.stderr)
 
 
 def describe_build(report: BuildReport, settings: Settings) -> str:
@@ -202,6 +202,8 @@ def _print_add_report(report: AddReport, messages: Messages) -> None:
         print(f"skipped {item.origin}: duplicate of {item.duplicate.article_id} ({item.duplicate.reason})")
     for problem in report.failed:
         print(f"failed {problem.path}: {problem.reason}")
+    for problem in report.warnings:
+        print(f"warning {problem.path}: {problem.reason}")
     ignored = f"; {report.ignored} other files in folders ignored" if report.ignored else ""
     print(
         f"{len(report.added)} added, {len(report.skipped)} skipped as duplicate, {len(report.failed)} failed{ignored}"
