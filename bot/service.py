@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from bot.answer.sources import SourceDetail, SourceInfo, example_id, get_source,
 from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.corpus.ingest import load_outlets
 from bot.corpus.loading import ParsedFiles, load_corpus
+from bot.corpus.pulling import PullEvent, PullReport, pull_feeds, state_path
 from bot.index.builder import BuildReport, build_index, ensure_index
 from bot.index.fingerprint import full_fingerprint
 from bot.index.parts import PassageIndex
@@ -31,7 +32,7 @@ from bot.index.storage import (
     read_manifest,
     recorded_corpus,
 )
-from bot.settings import Settings
+from bot.settings import FeedSource, Settings
 
 WARM_UP_QUESTION = "Thủ tướng Chính phủ chỉ đạo những gì về phát triển kinh tế?"
 
@@ -78,6 +79,12 @@ class AddResult:
 class RemoveResult:
     path: Path
     build: BuildReport | None  # None: the index was up to date
+
+
+@dataclass(frozen=True)
+class PullResult:
+    report: PullReport
+    build: BuildReport | None  # None: nothing was added, or the index was up to date
 
 
 def configure(settings: Settings, corpus: str | Path | None = None, index_dir: str | Path | None = None) -> Settings:
@@ -210,6 +217,45 @@ class Service:
         except CorpusWriteError as exc:
             raise ServiceError(str(exc)) from None
         return AddResult(report, self._refresh(parsed, progress))
+
+    def feed_sources(self, urls: Iterable[str] = ()) -> list[FeedSource]:
+        """The feeds to pull: ``urls`` (with their configured names), else the configured ones."""
+        configured = {source.url: source for source in self.settings.feeds.sources}
+        urls = [url.strip() for url in urls if url.strip()]
+        if urls:
+            return [configured.get(url, FeedSource(url)) for url in urls]
+        if not configured:
+            raise ServiceError("no feeds to pull: give their addresses, or list them under feeds: in the settings")
+        return list(configured.values())
+
+    def pull(
+        self,
+        urls: Iterable[str] = (),
+        on_event: Callable[[PullEvent], None] = lambda _event: None,
+        progress: bool = False,
+    ) -> PullResult:
+        """Pull feeds (``urls``, else the configured ones) into the corpus folder and update
+        the index; each article's line goes to ``on_event`` as it happens. A pull and a
+        reload never run at the same time; questions keep being answered from the old index
+        until the new one is swapped in."""
+        sources = self.feed_sources(urls)
+        with self._reload_lock:
+            parsed: ParsedFiles = {}
+            try:
+                report = pull_feeds(
+                    sources,
+                    self.settings.corpus,
+                    self.corpus_lock,
+                    self.settings.feeds,
+                    state_path(self.settings.feeds, self.settings.index_dir),
+                    load_outlets(self.settings.outlets_file),
+                    on_event=on_event,
+                    parsed=parsed,
+                )
+            except CorpusWriteError as exc:
+                raise ServiceError(str(exc)) from None
+            build = self._refresh(parsed, progress) if report.changed or self._index is None else None
+        return PullResult(report, build)
 
     def remove(self, article_id: str, progress: bool = False) -> RemoveResult:
         """Delete an article's file from the corpus folder and update the index."""

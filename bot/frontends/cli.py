@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (read recursively)")
     _add_paths(p)
 
+    p = sub.add_parser(
+        "pull", help="add the new articles of RSS/Atom feeds and sitemaps (default: the feeds in the settings)"
+    )
+    p.add_argument("urls", nargs="*", metavar="URL", help="feed or sitemap addresses (default: feeds: in config)")
+    _add_paths(p)
+
     p = sub.add_parser("remove", help="remove an article from the corpus (and the index)")
     p.add_argument("id", help="article id (see 'sources')")
     _add_paths(p)
@@ -224,6 +230,17 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 1 if result.report.failed else 0
 
 
+def cmd_pull(args: argparse.Namespace) -> int:
+    from bot.frontends.pull_report import print_pull_event, pull_summary
+
+    settings = _settings(args)
+    messages = load_messages(settings.messages_file)
+    result = Service(settings).pull(args.urls, lambda event: print_pull_event(event, messages), _progress())
+    print(pull_summary(result.report))
+    _print_build(result.build, settings)
+    return 1 if result.report.failed else 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = Service(settings).remove(args.id, progress=_progress())
@@ -332,6 +349,7 @@ COMMANDS = {
     "sources": cmd_sources,
     "source": cmd_source,
     "add": cmd_add,
+    "pull": cmd_pull,
     "remove": cmd_remove,
     "chat": cmd_chat,
     "serve": cmd_serve,
