@@ -10,13 +10,15 @@ only these imports change.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer.compose import Answer, answer_question
+from bot.answer.compose import Answer, AnswerStatus, answer_question
+from bot.answer.filters import NO_FILTER, ArticleFilter, FilterError, filter_text, split_filters
 from bot.answer.sources import SourceDetail, SourceInfo, example_id, get_source, list_sources, source_info
 from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.corpus.ingest import load_outlets
@@ -162,9 +164,21 @@ class Service:
 
     # --- questions and sources -------------------------------------------------------------
 
-    def ask(self, question: str, top_k: int | None = None, offset: int = 0) -> Answer:
-        """The best passages for ``question`` (``top_k`` of them, skipping ``offset``)."""
-        return answer_question(self.index, question, self.settings, top_k, offset)
+    def ask(
+        self, question: str, top_k: int | None = None, offset: int = 0, filters: ArticleFilter = NO_FILTER
+    ) -> Answer:
+        """The best passages for ``question`` (``top_k`` of them, skipping ``offset``), of the
+        articles that ``filters`` and the filters typed at the question's end ('từ:2021-04-01
+        đến:2021-04-30 nguồn:dantri') let through. The answer's question keeps the typed
+        filters, so that asking it again (a "more" button) filters the same way."""
+        try:
+            text, typed = split_filters(question)
+        except FilterError as exc:
+            return Answer(question, AnswerStatus.BAD_FILTER, bad_filter=exc.value)
+        answer = answer_question(self.index, text, self.settings, top_k, offset, filters.merged(typed))
+        if typed:
+            answer = dataclasses.replace(answer, question=f"{answer.question} {filter_text(typed)}".strip())
+        return answer
 
     def sources(self, query: str = "") -> list[SourceInfo]:
         """The articles (newest first), or those whose title, source or id contain ``query``."""
@@ -180,7 +194,7 @@ class Service:
         Buttons keep no server-side state, so the answer is found again (from the question
         read back from the message); the articles come from its results."""
         index = self.index
-        answer = answer_question(index, question, self.settings, offset=offset)
+        answer = self.ask(question, offset=offset)
         infos = [source_info(index, doc_id) for doc_id in dict.fromkeys(r.doc_id for r in answer.results)]
         return [info for info in infos if info is not None]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from bot.answer.filters import FilterError, make_filter
 from bot.corpus.adding import AddReport
 from bot.corpus.article import Corpus, LoadProblem
 from bot.frontends.messages import Messages, format_date, format_source, load_messages
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question, or '-' for standard input")
     p.add_argument("--top-k", type=int, default=None, help="number of passages (default: from config)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this day")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this day")
+    p.add_argument("--source", metavar="NAME", help="only articles whose source or address contains NAME")
     _add_paths(p)
 
     p = sub.add_parser("sources", help="list the articles")
@@ -158,12 +162,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.top_k is not None and not 1 <= args.top_k <= settings.answer.max_top_k:
         raise UserError(f"--top-k must be between 1 and {settings.answer.max_top_k}")
-    service = open_service(args, settings, quiet=True)
     messages = load_messages(settings.messages_file)
+    try:
+        filters = make_filter(args.since, args.until, args.source)
+    except FilterError as exc:
+        raise UserError(messages.get("bad_filter", value=exc.value)) from None
+    service = open_service(args, settings, quiet=True)
     questions = sys.stdin if args.question == "-" else [args.question]
     for line in questions:
         question = line.rstrip("\n") if args.question == "-" else line
-        answer = service.ask(question, args.top_k)
+        answer = service.ask(question, args.top_k, filters=filters)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
