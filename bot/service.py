@@ -184,6 +184,10 @@ class Service:
         """The articles (newest first), or those whose title, source or id contain ``query``."""
         return list_sources(self.index, query)
 
+    def latest(self, count: int = 5) -> list[SourceInfo]:
+        """The ``count`` newest articles (undated ones last)."""
+        return list_sources(self.index)[: max(0, count)]
+
     def source(self, article_id: str) -> SourceDetail | None:
         """One article's details and passages, or None when there is no such id."""
         return get_source(self.index, article_id)

@@ -18,6 +18,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INDEX_DIR = ".cache/index"
 DEFAULT_MESSAGES = "config/messages.yaml"
 DEFAULT_OUTLETS = "config/outlets.yaml"
+DEFAULT_SUBSCRIPTIONS = ".cache/subscriptions.sqlite"
 
 
 class ConfigError(ValueError):
@@ -94,6 +95,9 @@ class FeedSettings:
     max_items: int = 100  # items read from one feed per pull (the newest first, as feeds list them)
     user_agent: str = ""  # '' : the bot's name and project address
     state_file: Path | None = None  # validators (ETag, Last-Modified) kept between pulls; None: in index_dir
+    subscriptions_file: Path | None = None  # /follow topics (SQLite); None: .cache/subscriptions.sqlite
+    max_follows: int = 10  # topics one chat may follow
+    max_alerts: int = 10  # alerts sent to one chat per pull (more: the first ones and a count)
 
 
 @dataclass(frozen=True)
@@ -455,7 +459,14 @@ def load_feed_settings(read: _Reader, base: Path) -> FeedSettings:
             raise read.fail(f"feeds.{key}", f"a duration such as 15m, 30s or 2s (from {low} to {high} s)", value)
         durations[key] = seconds
     numbers = {}
-    limits = (("max_bytes", 1000, 10**9), ("retries", 0, 10), ("max_redirects", 0, 30), ("max_items", 1, 10_000))
+    limits = (
+        ("max_bytes", 1000, 10**9),
+        ("retries", 0, 10),
+        ("max_redirects", 0, 30),
+        ("max_items", 1, 10_000),
+        ("max_follows", 1, 1000),
+        ("max_alerts", 1, 100),
+    )
     for key, low, high in limits:
         value = raw.get(key, default(FeedSettings, key))
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -464,8 +475,13 @@ def load_feed_settings(read: _Reader, base: Path) -> FeedSettings:
     user_agent = raw.get("user_agent") or ""
     if not isinstance(user_agent, str):
         raise read.fail("feeds.user_agent", "a text", user_agent)
-    state = raw.get("state_file")
-    state_file = read.path("feeds.state_file", base) if state else None
+    state_file = read.path("feeds.state_file", base) if raw.get("state_file") else None
+    follows = read.path("feeds.subscriptions_file", base) if raw.get("subscriptions_file") else None
     return FeedSettings(
-        sources=tuple(sources), user_agent=user_agent.strip(), state_file=state_file, **durations, **numbers
+        sources=tuple(sources),
+        user_agent=user_agent.strip(),
+        state_file=state_file,
+        subscriptions_file=follows or base / DEFAULT_SUBSCRIPTIONS,
+        **durations,
+        **numbers,
     )
