@@ -27,6 +27,7 @@ from bot.service import Service, ServiceError
 log = logging.getLogger(__name__)
 
 MAX_LATEST = 20
+MAX_MESSAGE_CHARS = 3900
 DEFAULT_LATEST = 5
 PULL_JOB = "pull-feeds"
 
@@ -110,8 +111,13 @@ async def on_latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not newest:
         await message.reply_html(live.text("latest_none", lang))
         return
-    body = "\n\n".join(f"{n}. {article_lines(info.article, live.messages, lang)}" for n, info in enumerate(newest, 1))
-    await message.reply_html(f"<b>{live.text('latest_header', lang)}</b>\n\n{body}")
+    parts = [f"<b>{live.text('latest_header', lang)}</b>"]
+    for n, info in enumerate(newest, 1):
+        entry = f"{n}. {article_lines(info.article, live.messages, lang)}"
+        if sum(len(p) + 2 for p in parts) + len(entry) > MAX_MESSAGE_CHARS:
+            break  # within Telegram's 4096 characters
+        parts.append(entry)
+    await message.reply_html("\n\n".join(parts))
 
 
 async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
