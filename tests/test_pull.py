@@ -175,7 +175,8 @@ def test_first_and_second_pull_new_and_changed_items(tmp_path, capsys) -> None:
         # a second pull sends conditional requests and adds nothing
         before = len(site.requests("/rss.xml"))
         code, out = run(capsys, "pull", "--config", str(config))
-        assert code == 0 and "0 added" in out and "1 feed unchanged (304)" in out, out
+        assert "0 added" in out and "1 feed unchanged (304)" in out, out
+        assert code == 1 and len(lines(out, "failed")) == 5  # the items that failed are tried again
         second = site.requests("/rss.xml")[before:]
         assert len(second) == 1 and second[0].headers.get("if-none-match", "").startswith('"')
         assert second[0].headers.get("if-modified-since")
@@ -341,3 +342,28 @@ def test_a_pull_killed_mid_way_loses_nothing_it_reported(tmp_path) -> None:
             timeout=120,
         )
         assert "skipped" in out.stdout and len(load_corpus(tmp_path / "corpus").articles) == 3, out.stdout
+
+
+def test_failed_items_are_tried_again_even_when_the_feed_is_unchanged(tmp_path, capsys) -> None:
+    with serve_site() as site:
+        site.set("/robots.txt", "", content_type="text/plain")
+        site.set("/tin/lua.html", page("lua"))
+        site.set("/tin/cang.html", "tạm thời lỗi", status=404)
+        items = [
+            ("/tin/lua.html", "Gạo thơm sang châu Âu", "Mon, 03 Jun 2024 08:00:00 +0700"),
+            ("/tin/cang.html", "Cảng Phước An", "Wed, 05 Jun 2024 08:00:00 +0700"),
+        ]
+        site.set("/rss.xml", rss(site, items), content_type="application/rss+xml")
+        config = workspace(tmp_path, site)
+        code, out = run(capsys, "pull", site.url("/rss.xml"), "--config", str(config))
+        assert code == 1 and len(lines(out, "added")) == 1 and len(lines(out, "failed")) == 1
+        code, out = run(capsys, "pull", site.url("/rss.xml"), "--config", str(config))
+        assert code == 1 and "1 feed unchanged (304)" in out and "HTTP 404" in lines(out, "failed")[0]
+        site.set("/tin/cang.html", page("cang"))
+        code, out = run(capsys, "pull", site.url("/rss.xml"), "--config", str(config))
+        assert code == 0 and "1 feed unchanged (304)" in out and site.url("/tin/cang.html") in lines(out, "added")[0]
+        assert len(site.requests("/tin/lua.html")) == 1  # an article stored once is never fetched again
+        code, out = run(capsys, "pull", site.url("/rss.xml"), "--config", str(config))
+        assert (
+            code == 0 and "0 added, 0 updated, 0 skipped, 0 failed; 1 feed unchanged (304); 2 requests" in out
+        )  # robots.txt, feed

@@ -84,12 +84,39 @@ class PullReport:
 
 @dataclass(frozen=True)
 class Validators:
+    """What is kept of a feed between pulls: its validators, its title, and the items that
+    failed last time (tried again even when the feed answers 304)."""
+
     etag: str | None = None
     last_modified: str | None = None
+    title: str = ""
+    retry: tuple[FeedItem, ...] = ()
+
+
+def _item_json(item: FeedItem) -> dict[str, str | None]:
+    return {
+        "url": item.url,
+        "title": item.title,
+        "date": item.date.isoformat() if item.date else None,
+        "author": item.author,
+        "updated": item.updated,
+    }
+
+
+def _item_of(data: object) -> FeedItem | None:
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        return None
+    date = data.get("date")
+    try:
+        day = dt.date.fromisoformat(date) if isinstance(date, str) else None
+    except ValueError:
+        day = None
+    text = {k: data.get(k) if isinstance(data.get(k), str) else "" for k in ("title", "author", "updated")}
+    return FeedItem(data["url"], text["title"], day, text["author"], text["updated"])
 
 
 def load_state(path: Path) -> dict[str, Validators]:
-    """The validators of each feed from the state file; a missing or broken file is empty."""
+    """What is kept of each feed, from the state file; a missing or broken file is empty."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -100,16 +127,30 @@ def load_state(path: Path) -> dict[str, Validators]:
     state = {}
     for url, entry in feeds.items():
         if isinstance(entry, dict):
-            etag, modified = entry.get("etag"), entry.get("last_modified")
+            etag, modified, title = entry.get("etag"), entry.get("last_modified"), entry.get("title")
+            retry = entry.get("retry") if isinstance(entry.get("retry"), list) else []
             state[str(url)] = Validators(
-                etag if isinstance(etag, str) else None, modified if isinstance(modified, str) else None
+                etag if isinstance(etag, str) else None,
+                modified if isinstance(modified, str) else None,
+                title if isinstance(title, str) else "",
+                tuple(item for item in map(_item_of, retry) if item is not None),
             )
     return state
 
 
 def save_state(path: Path, state: dict[str, Validators]) -> None:
     """Write the state file atomically."""
-    data = {"feeds": {url: dataclasses.asdict(v) for url, v in sorted(state.items())}}
+    data = {
+        "feeds": {
+            url: {
+                "etag": v.etag,
+                "last_modified": v.last_modified,
+                "title": v.title,
+                "retry": [_item_json(item) for item in v.retry],
+            }
+            for url, v in sorted(state.items())
+        }
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
@@ -183,7 +224,8 @@ class _Pull:
         self.on_event(event)
 
     def feed(self, source: FeedSource, state: dict[str, Validators]) -> bool:
-        """Pull one feed; True when its validators may be kept (it was read through)."""
+        """Pull one feed; True when what is kept of it changed (it was read through, or its
+        failed items were tried again)."""
         old = state.get(source.url, Validators())
         try:
             fetched = self.fetcher.get(source.url, old.etag, old.last_modified)
@@ -192,7 +234,11 @@ class _Pull:
             return False
         if fetched.not_modified:
             self.emit(PullEvent(Outcome.UNCHANGED, source.url, source.url, "feed not modified since the last pull"))
-            return False
+            if not old.retry:
+                return False
+            failed = self.items(source, old.retry, source.name or old.title)
+            state[source.url] = dataclasses.replace(old, retry=failed)
+            return True
         try:
             feed = parse_feed(fetched.content)
             items = list(feed.items)
@@ -201,11 +247,19 @@ class _Pull:
         except (FeedError, FetchError) as exc:
             self.emit(PullEvent(Outcome.FAILED, source.url, source.url, f"feed: {exc}"))
             return False
-        name = feed_source_name(source, feed)
-        for item in items[: self.max_items]:
-            self.item(source, item, name)
-        state[source.url] = Validators(fetched.etag, fetched.last_modified)
+        failed = self.items(source, items[: self.max_items], feed_source_name(source, feed))
+        state[source.url] = Validators(fetched.etag, fetched.last_modified, feed.title, failed)
         return True
+
+    def items(self, source: FeedSource, items: Sequence[FeedItem], name: str) -> tuple[FeedItem, ...]:
+        """Deal with each item; the items that failed (to be tried again next time)."""
+        failed = []
+        for item in items:
+            before = self.report.failed
+            self.item(source, item, name)
+            if self.report.failed > before:
+                failed.append(item)
+        return tuple(failed)
 
     def item(self, source: FeedSource, item: FeedItem, name: str) -> None:
         stored = self.known.get(url_key(item.url) or item.url)
