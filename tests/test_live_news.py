@@ -19,6 +19,7 @@ from bot.frontends.messages import load_messages
 from bot.frontends.telegram.app import build_application
 from bot.service import Service
 from bot.settings import load_settings
+from bot_process import start_serve, stop
 from conftest import write_article
 from fake_bot_api import ADMIN, GROUP, TOKEN, USER, FakeBotApi, running
 from feed_server import serve_site
@@ -168,3 +169,38 @@ def test_a_pull_and_a_reload_never_run_at_the_same_time(tmp_path) -> None:
         puller.join(30)
         reloader.join(30)
         assert events == ["pulled", "reloaded"] and service.articles == 2
+
+
+@pytest.mark.slow
+def test_the_serve_process_pulls_every_two_seconds(tmp_path) -> None:
+    """`python -m bot serve` with feeds.every: 2s: an article that appears in the feed after the
+    bot started is answered from, and a chat following a word gets its link."""
+    with serve_site() as site, FakeBotApi() as api:
+        site.set("/robots.txt", "", content_type="text/plain")
+        site.set("/tin/moi.html", page("moi"))
+        site.set("/rss.xml", rss(site, []), content_type="application/rss+xml")
+        (tmp_path / "corpus").mkdir()
+        write_article(tmp_path / "corpus", "001-a.md", "Bài cũ", "Sáng 1/6/2024, hội nghị diễn ra tại Hà Nội.")
+        (tmp_path / "config").mkdir()
+        data = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text(encoding="utf-8"))
+        data["feeds"] = {"sources": [site.url("/rss.xml")], "every": "2s", "delay": "0s"}
+        config = tmp_path / "config" / "settings.yaml"
+        config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
+        process = start_serve(
+            api, tmp_path / "corpus", tmp_path / "index", "--config", str(config), stdout=log, stderr=log
+        )
+        try:
+            api.wait_for("getUpdates", timeout=60)
+            api.send("/follow xe buyt")
+            replies_to(api, USER["id"], "Đã theo dõi", timeout=30)
+            item = ("/tin/moi.html", "Xe buýt điện nối sân bay", "Sun, 09 Jun 2024 07:00:00 +0700")
+            site.set("/rss.xml", rss(site, [item]), content_type="application/rss+xml")
+            alert = replies_to(api, USER["id"], "Bài mới về «xe buyt»", timeout=60)
+            assert site.url("/tin/moi.html") in alert
+            api.send("Tuyến xe buýt điện số 109 giá vé bao nhiêu?")
+            assert "20.000 đồng" in replies_to(api, USER["id"], "Kết quả cho: Tuyến xe buýt", timeout=30)
+        finally:
+            stop(process)
+            log.close()
+        assert (tmp_path / ".cache" / "subscriptions.sqlite").is_file()  # next to the project's settings
