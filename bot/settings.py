@@ -434,6 +434,7 @@ def load_feed_settings(read: _Reader, base: Path) -> FeedSettings:
     raw = read._get("feeds", None)
     if raw is None:
         return FeedSettings()
+    listed: Any
     if isinstance(raw, list):
         raw, listed = {}, raw
     elif isinstance(raw, dict):
@@ -451,14 +452,14 @@ def load_feed_settings(read: _Reader, base: Path) -> FeedSettings:
     for source in sources:
         if not source.url.startswith(("http://", "https://")):
             raise read.fail("feeds.sources", "http(s) addresses", source.url)
-    durations = {}
+    durations: dict[str, float] = {}
     for key, low, high in (("every", 0, 7 * 86400), ("delay", 0, 600), ("timeout", 0.1, 600), ("backoff", 0, 600)):
         value = raw.get(key, default(FeedSettings, key))
         seconds = parse_duration(value)
         if seconds is None or not low <= seconds <= high:
             raise read.fail(f"feeds.{key}", f"a duration such as 15m, 30s or 2s (from {low} to {high} s)", value)
         durations[key] = seconds
-    numbers = {}
+    numbers: dict[str, int] = {}
     limits = (
         ("max_bytes", 1000, 10**9),
         ("retries", 0, 10),
@@ -482,6 +483,14 @@ def load_feed_settings(read: _Reader, base: Path) -> FeedSettings:
         user_agent=user_agent.strip(),
         state_file=state_file,
         subscriptions_file=follows or base / DEFAULT_SUBSCRIPTIONS,
-        **durations,
-        **numbers,
+        every=durations["every"],
+        delay=durations["delay"],
+        timeout=durations["timeout"],
+        backoff=durations["backoff"],
+        max_bytes=numbers["max_bytes"],
+        retries=numbers["retries"],
+        max_redirects=numbers["max_redirects"],
+        max_items=numbers["max_items"],
+        max_follows=numbers["max_follows"],
+        max_alerts=numbers["max_alerts"],
     )

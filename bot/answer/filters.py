@@ -114,8 +114,10 @@ def split_filters(text: str) -> tuple[str, ArticleFilter]:
         value = text[match.end() : following.start() if following else len(text)].strip()
         if key == "source":
             found = dataclasses.replace(found, source=value.strip(" .,;?"))
+        elif key == "since":
+            found = dataclasses.replace(found, since=read_filter_date(key, value.rstrip(" .,;?")))
         else:
-            found = dataclasses.replace(found, **{key: read_filter_date(key, value.rstrip(" .,;?"))})
+            found = dataclasses.replace(found, until=read_filter_date(key, value.rstrip(" .,;?")))
     return text[: matches[0].start()].strip(), found
 
 

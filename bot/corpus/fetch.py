@@ -187,7 +187,8 @@ class Fetcher:
         try:
             with self._client.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
-                    return Fetched(str(response.url), 304, b"", not_modified=True, **_validators(response))
+                    etag, modified = _validators(response)
+                    return Fetched(str(response.url), 304, b"", "", etag, modified, not_modified=True)
                 if response.status_code in REDIRECT_STATUSES and response.headers.get("Location"):
                     return Fetched(str(response.url), response.status_code, b"", location=response.headers["Location"])
                 if response.status_code in RETRY_STATUSES:
@@ -202,12 +203,14 @@ class Fetcher:
                     body += chunk
                     if len(body) > self.policy.max_bytes:
                         raise FetchError(f"larger than {self.policy.max_bytes} bytes")
+                etag, modified = _validators(response)
                 return Fetched(
                     str(response.url),
                     response.status_code,
                     bytes(body),
                     response.headers.get("Content-Type", ""),
-                    **_validators(response),
+                    etag,
+                    modified,
                 )
         except httpx.TimeoutException:
             raise _Retryable(f"timed out after {self.policy.timeout:g} s") from None
@@ -221,5 +224,6 @@ class _Retryable(Exception):
     """A failure worth another try (a network error, a timeout, 429, 5xx)."""
 
 
-def _validators(response: httpx.Response) -> dict[str, str | None]:
-    return {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
+def _validators(response: httpx.Response) -> tuple[str | None, str | None]:
+    """The response's ETag and Last-Modified."""
+    return response.headers.get("ETag"), response.headers.get("Last-Modified")

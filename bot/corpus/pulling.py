@@ -111,8 +111,8 @@ def _item_of(data: object) -> FeedItem | None:
         day = dt.date.fromisoformat(date) if isinstance(date, str) else None
     except ValueError:
         day = None
-    text = {k: data.get(k) if isinstance(data.get(k), str) else "" for k in ("title", "author", "updated")}
-    return FeedItem(data["url"], text["title"], day, text["author"], text["updated"])
+    text = {k: str(data.get(k) or "") for k in ("title", "author", "updated")}
+    return FeedItem(str(data["url"]), text["title"], day, text["author"], text["updated"])
 
 
 def load_state(path: Path) -> dict[str, Validators]:
@@ -128,7 +128,8 @@ def load_state(path: Path) -> dict[str, Validators]:
     for url, entry in feeds.items():
         if isinstance(entry, dict):
             etag, modified, title = entry.get("etag"), entry.get("last_modified"), entry.get("title")
-            retry = entry.get("retry") if isinstance(entry.get("retry"), list) else []
+            listed = entry.get("retry")
+            retry: list[object] = listed if isinstance(listed, list) else []
             state[str(url)] = Validators(
                 etag if isinstance(etag, str) else None,
                 modified if isinstance(modified, str) else None,
@@ -186,16 +187,17 @@ def is_html(fetched: Fetched) -> bool:
 def with_feed_metadata(article: Article, item: FeedItem, source: str) -> Article:
     """The page's article with what the feed says preferred: link, date, title, author,
     and the feed's name as source. Fields the feed gives are no longer ``inferred``."""
-    given = {
-        "url": item.url,
-        "date": item.date,
-        "title": item.title,
-        "author": item.author,
-        "source": source,
-    }
-    changes = {name: value for name, value in given.items() if value}
-    inferred = tuple(name for name in article.inferred if name not in changes)
-    return dataclasses.replace(article, inferred=inferred, **changes)
+    given = {"url": item.url, "date": item.date, "title": item.title, "author": item.author, "source": source}
+    inferred = tuple(name for name in article.inferred if not given.get(name))
+    return dataclasses.replace(
+        article,
+        inferred=inferred,
+        url=item.url or article.url,
+        date=item.date or article.date,
+        title=item.title or article.title,
+        author=item.author or article.author,
+        source=source or article.source,
+    )
 
 
 def feed_source_name(source: FeedSource, feed: Feed) -> str:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telegram import Chat, Update
+from telegram import Chat, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
@@ -75,6 +75,13 @@ def article_lines(article: Article, messages: Messages, lang: str) -> str:
     return head + (f"\n{html.escape(article.url)}" if article.url else "")
 
 
+def _where(update: Update) -> tuple[Message, Chat]:
+    """The command's message and chat (a command update always has both)."""
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    return message, chat
+
+
 def _argument(text: str | None) -> str:
     parts = (text or "").split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
@@ -101,7 +108,7 @@ async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
 
 async def on_latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest [N]: the N newest articles (title, source, date, link)."""
-    live, message = live_of(context), update.effective_message
+    live, (message, _chat) = live_of(context), _where(update)
     lang, argument = live.lang(update), _argument(message.text)
     if argument and not (argument.isdigit() and 1 <= int(argument) <= MAX_LATEST):
         await message.reply_html(live.text("latest_usage", lang, max=MAX_LATEST))
@@ -122,8 +129,8 @@ async def on_latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/follow <words>: alert this chat when a pulled article holds all the words."""
-    live, message, chat = live_of(context), update.effective_message, update.effective_chat
-    lang, topic = live.lang(update), _argument(update.effective_message.text)
+    live, (message, chat) = live_of(context), _where(update)
+    lang, topic = live.lang(update), _argument(message.text)
     if not topic:
         await message.reply_html(live.text("follow_usage", lang))
         return
@@ -141,9 +148,9 @@ async def on_follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_following(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/following: this chat's topics, numbered."""
-    live, message = live_of(context), update.effective_message
+    live, (message, chat) = live_of(context), _where(update)
     lang = live.lang(update)
-    topics = await asyncio.to_thread(live.subscriptions.following, update.effective_chat.id)
+    topics = await asyncio.to_thread(live.subscriptions.following, chat.id)
     if not topics:
         await message.reply_html(live.text("following_none", lang))
         return
@@ -153,15 +160,15 @@ async def on_following(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def on_unfollow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unfollow <n>: stop following topic n of /following."""
-    live, message = live_of(context), update.effective_message
-    lang, argument = live.lang(update), _argument(update.effective_message.text)
+    live, (message, chat) = live_of(context), _where(update)
+    lang, argument = live.lang(update), _argument(message.text)
     if not argument.isdigit():
         await message.reply_html(live.text("unfollow_usage", lang))
         return
     if not await _may_change(update, context):
         await message.reply_html(live.text("follow_admin_only", lang))
         return
-    removed = await asyncio.to_thread(live.subscriptions.unfollow, update.effective_chat.id, int(argument))
+    removed = await asyncio.to_thread(live.subscriptions.unfollow, chat.id, int(argument))
     if removed is None:
         await message.reply_html(live.text("unfollow_missing", lang, number=int(argument)))
         return
