@@ -10,17 +10,20 @@ only these imports change.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer.compose import Answer, answer_question
+from bot.answer.compose import Answer, AnswerStatus, answer_question
+from bot.answer.filters import NO_FILTER, ArticleFilter, FilterError, filter_text, split_filters
 from bot.answer.sources import SourceDetail, SourceInfo, example_id, get_source, list_sources, source_info
 from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.corpus.ingest import load_outlets
 from bot.corpus.loading import ParsedFiles, load_corpus
+from bot.corpus.pulling import PullEvent, PullReport, pull_feeds, state_path
 from bot.index.builder import BuildReport, build_index, ensure_index
 from bot.index.fingerprint import full_fingerprint
 from bot.index.parts import PassageIndex
@@ -31,7 +34,7 @@ from bot.index.storage import (
     read_manifest,
     recorded_corpus,
 )
-from bot.settings import Settings
+from bot.settings import FeedSource, Settings
 
 WARM_UP_QUESTION = "Thủ tướng Chính phủ chỉ đạo những gì về phát triển kinh tế?"
 
@@ -78,6 +81,12 @@ class AddResult:
 class RemoveResult:
     path: Path
     build: BuildReport | None  # None: the index was up to date
+
+
+@dataclass(frozen=True)
+class PullResult:
+    report: PullReport
+    build: BuildReport | None  # None: nothing was added, or the index was up to date
 
 
 def configure(settings: Settings, corpus: str | Path | None = None, index_dir: str | Path | None = None) -> Settings:
@@ -155,13 +164,29 @@ class Service:
 
     # --- questions and sources -------------------------------------------------------------
 
-    def ask(self, question: str, top_k: int | None = None, offset: int = 0) -> Answer:
-        """The best passages for ``question`` (``top_k`` of them, skipping ``offset``)."""
-        return answer_question(self.index, question, self.settings, top_k, offset)
+    def ask(
+        self, question: str, top_k: int | None = None, offset: int = 0, filters: ArticleFilter = NO_FILTER
+    ) -> Answer:
+        """The best passages for ``question`` (``top_k`` of them, skipping ``offset``), of the
+        articles that ``filters`` and the filters typed at the question's end ('từ:2021-04-01
+        đến:2021-04-30 nguồn:dantri') let through. The answer's question keeps the typed
+        filters, so that asking it again (a "more" button) filters the same way."""
+        try:
+            text, typed = split_filters(question)
+        except FilterError as exc:
+            return Answer(question, AnswerStatus.BAD_FILTER, bad_filter=exc.value)
+        answer = answer_question(self.index, text, self.settings, top_k, offset, filters.merged(typed))
+        if typed:
+            answer = dataclasses.replace(answer, question=f"{answer.question} {filter_text(typed)}".strip())
+        return answer
 
     def sources(self, query: str = "") -> list[SourceInfo]:
         """The articles (newest first), or those whose title, source or id contain ``query``."""
         return list_sources(self.index, query)
+
+    def latest(self, count: int = 5) -> list[SourceInfo]:
+        """The ``count`` newest articles (undated ones last)."""
+        return list_sources(self.index)[: max(0, count)]
 
     def source(self, article_id: str) -> SourceDetail | None:
         """One article's details and passages, or None when there is no such id."""
@@ -173,7 +198,7 @@ class Service:
         Buttons keep no server-side state, so the answer is found again (from the question
         read back from the message); the articles come from its results."""
         index = self.index
-        answer = answer_question(index, question, self.settings, offset=offset)
+        answer = self.ask(question, offset=offset)
         infos = [source_info(index, doc_id) for doc_id in dict.fromkeys(r.doc_id for r in answer.results)]
         return [info for info in infos if info is not None]
 
@@ -210,6 +235,45 @@ class Service:
         except CorpusWriteError as exc:
             raise ServiceError(str(exc)) from None
         return AddResult(report, self._refresh(parsed, progress))
+
+    def feed_sources(self, urls: Iterable[str] = ()) -> list[FeedSource]:
+        """The feeds to pull: ``urls`` (with their configured names), else the configured ones."""
+        configured = {source.url: source for source in self.settings.feeds.sources}
+        urls = [url.strip() for url in urls if url.strip()]
+        if urls:
+            return [configured.get(url, FeedSource(url)) for url in urls]
+        if not configured:
+            raise ServiceError("no feeds to pull: give their addresses, or list them under feeds: in the settings")
+        return list(configured.values())
+
+    def pull(
+        self,
+        urls: Iterable[str] = (),
+        on_event: Callable[[PullEvent], None] = lambda _event: None,
+        progress: bool = False,
+    ) -> PullResult:
+        """Pull feeds (``urls``, else the configured ones) into the corpus folder and update
+        the index; each article's line goes to ``on_event`` as it happens. A pull and a
+        reload never run at the same time; questions keep being answered from the old index
+        until the new one is swapped in."""
+        sources = self.feed_sources(urls)
+        with self._reload_lock:
+            parsed: ParsedFiles = {}
+            try:
+                report = pull_feeds(
+                    sources,
+                    self.settings.corpus,
+                    self.corpus_lock,
+                    self.settings.feeds,
+                    state_path(self.settings.feeds, self.settings.index_dir),
+                    load_outlets(self.settings.outlets_file),
+                    on_event=on_event,
+                    parsed=parsed,
+                )
+            except CorpusWriteError as exc:
+                raise ServiceError(str(exc)) from None
+            build = self._refresh(parsed, progress) if report.changed or self._index is None else None
+        return PullResult(report, build)
 
     def remove(self, article_id: str, progress: bool = False) -> RemoveResult:
         """Delete an article's file from the corpus folder and update the index."""

@@ -18,6 +18,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INDEX_DIR = ".cache/index"
 DEFAULT_MESSAGES = "config/messages.yaml"
 DEFAULT_OUTLETS = "config/outlets.yaml"
+DEFAULT_SUBSCRIPTIONS = ".cache/subscriptions.sqlite"
 
 
 class ConfigError(ValueError):
@@ -71,6 +72,35 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class FeedSource:
+    """One feed to pull: its address and the name its articles are cited under ('' : the
+    feed's own title)."""
+
+    url: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """The ``feeds:`` section: what ``pull`` reads, how often ``serve`` pulls, how politely."""
+
+    sources: tuple[FeedSource, ...] = ()
+    every: float = 900.0  # seconds between two pulls in ``serve`` (0: never)
+    delay: float = 1.0  # seconds between two requests to one host
+    timeout: float = 10.0  # seconds to connect and for each read
+    max_bytes: int = 5_000_000  # a larger feed or page is refused
+    retries: int = 2  # more tries after a network error, a timeout, 429 or 5xx
+    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    max_redirects: int = 5
+    max_items: int = 100  # items read from one feed per pull (the newest first, as feeds list them)
+    user_agent: str = ""  # '' : the bot's name and project address
+    state_file: Path | None = None  # validators (ETag, Last-Modified) kept between pulls; None: in index_dir
+    subscriptions_file: Path | None = None  # /follow topics (SQLite); None: .cache/subscriptions.sqlite
+    max_follows: int = 10  # topics one chat may follow
+    max_alerts: int = 10  # alerts sent to one chat per pull (more: the first ones and a count)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the pipeline needs; passed in, never read from globals."""
 
@@ -89,6 +119,7 @@ class Settings:
     telegram: TelegramSettings = TelegramSettings()
     messages_file: Path = PACKAGE_ROOT / DEFAULT_MESSAGES  # the user-facing texts
     outlets_file: Path = PACKAGE_ROOT / DEFAULT_OUTLETS  # known news outlets, for ``add``
+    feeds: FeedSettings = FeedSettings()  # feeds and sitemaps for ``pull``
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def index_fingerprint_part(self) -> dict[str, Any]:
@@ -353,6 +384,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         function_words=read.words("function_words"),
         messages_file=_config_file(read, "messages", base, DEFAULT_MESSAGES),
         outlets_file=_config_file(read, "outlets", base, DEFAULT_OUTLETS),
+        feeds=load_feed_settings(read, base),
         raw=data,
     )
 
@@ -376,4 +408,90 @@ def load_telegram_settings(read: _Reader) -> TelegramSettings:
         allowed_chat_ids=read.ids("telegram.allowed_chat_ids"),
         admin_user_ids=read.ids("telegram.admin_user_ids"),
         **_numbers(read, TelegramSettings, "telegram", TELEGRAM_BOUNDS),
+    )
+
+
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds of a duration: 15, '15m', '2s', '1h30m', '1.5h'; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 else None
+    import re
+
+    text = str(value).strip().lower().replace(" ", "")
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd]?)", text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
+def load_feed_settings(read: _Reader, base: Path) -> FeedSettings:
+    """The ``feeds:`` section: a list of feeds, or a mapping with ``sources:`` and options.
+    A feed is an address or ``{url: ..., name: ...}``."""
+    raw = read._get("feeds", None)
+    if raw is None:
+        return FeedSettings()
+    listed: Any
+    if isinstance(raw, list):
+        raw, listed = {}, raw
+    elif isinstance(raw, dict):
+        listed = raw.get("sources") or []
+    else:
+        raise read.fail("feeds", "a list of feeds or a mapping with sources:", raw)
+    sources = []
+    for item in listed if isinstance(listed, list) else [listed]:
+        if isinstance(item, str) and item.strip():
+            sources.append(FeedSource(item.strip()))
+        elif isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"].strip():
+            sources.append(FeedSource(item["url"].strip(), str(item.get("name") or "").strip()))
+        else:
+            raise read.fail("feeds.sources", "a list of addresses or {url, name} entries", item)
+    for source in sources:
+        if not source.url.startswith(("http://", "https://")):
+            raise read.fail("feeds.sources", "http(s) addresses", source.url)
+    durations: dict[str, float] = {}
+    for key, low, high in (("every", 0, 7 * 86400), ("delay", 0, 600), ("timeout", 0.1, 600), ("backoff", 0, 600)):
+        value = raw.get(key, default(FeedSettings, key))
+        seconds = parse_duration(value)
+        if seconds is None or not low <= seconds <= high:
+            raise read.fail(f"feeds.{key}", f"a duration such as 15m, 30s or 2s (from {low} to {high} s)", value)
+        durations[key] = seconds
+    numbers: dict[str, int] = {}
+    limits = (
+        ("max_bytes", 1000, 10**9),
+        ("retries", 0, 10),
+        ("max_redirects", 0, 30),
+        ("max_items", 1, 10_000),
+        ("max_follows", 1, 1000),
+        ("max_alerts", 1, 100),
+    )
+    for key, low, high in limits:
+        value = raw.get(key, default(FeedSettings, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise read.fail(f"feeds.{key}", f"a whole number from {low} to {high}", value)
+        numbers[key] = value
+    user_agent = raw.get("user_agent") or ""
+    if not isinstance(user_agent, str):
+        raise read.fail("feeds.user_agent", "a text", user_agent)
+    state_file = read.path("feeds.state_file", base) if raw.get("state_file") else None
+    follows = read.path("feeds.subscriptions_file", base) if raw.get("subscriptions_file") else None
+    return FeedSettings(
+        sources=tuple(sources),
+        user_agent=user_agent.strip(),
+        state_file=state_file,
+        subscriptions_file=follows or base / DEFAULT_SUBSCRIPTIONS,
+        every=durations["every"],
+        delay=durations["delay"],
+        timeout=durations["timeout"],
+        backoff=durations["backoff"],
+        max_bytes=numbers["max_bytes"],
+        retries=numbers["retries"],
+        max_redirects=numbers["max_redirects"],
+        max_items=numbers["max_items"],
+        max_follows=numbers["max_follows"],
+        max_alerts=numbers["max_alerts"],
     )

@@ -235,6 +235,7 @@ class FakeBotApi:
         self._port = 0
         self.down = False
         self._thread: threading.Thread | None = None
+        self.admins: set[int] = set()  # users getChatMember reports as a group's administrators
 
     # lifecycle
     def __enter__(self) -> FakeBotApi:
@@ -388,6 +389,11 @@ class FakeBotApi:
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         if method == "getMyCommands":
             return []
+        if method == "getChatMember":  # group administrators are those in ``admins``
+            user = {"id": int(params["user_id"]), "is_bot": False, "first_name": "U"}
+            if int(params["user_id"]) in self.admins:
+                return {"status": "creator", "user": user, "is_anonymous": False}
+            return {"status": "member", "user": user}
         if method == "getUpdates":
             return self._get_updates(params)
         if method == "sendMessage":

@@ -45,10 +45,13 @@ def test_bad_files_are_reported_and_the_rest_load(tmp_path):
     (tmp_path / "005-empty.md").write_text("---\ntitle: Trống\n---\n   \n", encoding="utf-8")
     (tmp_path / "006-unclosed.md").write_text("---\ntitle: X\nText without end", encoding="utf-8")
     corpus = load_corpus(tmp_path)
-    assert [a.id for a in corpus.articles] == ["001"]
+    # a date that cannot be read is reported, and the article loads with an unknown date
+    assert [a.id for a in corpus.articles] == ["001", "003"]
+    assert corpus.articles[1].date is None and corpus.articles[1].title == "Bài ngày sai"
     reasons = {p.path.rsplit("/", 1)[-1]: p.reason for p in corpus.problems}
     assert "broken front matter" in reasons["002-broken.md"]
-    assert "bad date" in reasons["003-baddate.md"]
+    assert "bad date '2020-13-45'" in reasons["003-baddate.md"] and "unknown date" in reasons["003-baddate.md"]
+    assert [p.loaded for p in corpus.problems if p.path.endswith("003-baddate.md")] == [True]
     assert "not UTF-8" in reasons["004-latin1.txt"]
     assert "no article text" in reasons["005-empty.md"]
     assert "not closed" in reasons["006-unclosed.md"]
@@ -79,9 +82,10 @@ def test_jsonl_gz_corpus_with_bad_lines(tmp_path):
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     corpus = load_corpus(path)
-    assert [a.id for a in corpus.articles] == ["a1", "export:6"]
+    assert [a.id for a in corpus.articles] == ["a1", "a3", "export:6"]
     assert corpus.articles[0].date == dt.date(2020, 8, 4) and corpus.articles[0].url == "https://x.vn/1"
-    assert corpus.articles[1].date == dt.date(2021, 5, 1)
+    assert corpus.articles[1].date is None  # "hôm qua" cannot be read: reported, loaded undated
+    assert corpus.articles[2].date == dt.date(2021, 5, 1)
     reasons = [p.reason for p in corpus.problems]
     assert any("not valid JSON" in r for r in reasons)
     assert any("not a JSON object" in r for r in reasons)

@@ -176,7 +176,7 @@ def test_add_a_batch_reports_each_input_and_answers_from_the_new_articles(worksp
     ws = workspace
     code, out = run(capsys, "add", str(ws["inputs"]), str(ws["tmp"] / "missing.html"), *paths(ws))
     assert code == 1  # some inputs failed; the rest were added
-    assert "7 added, 0 skipped as duplicate, 9 failed" in out
+    assert "8 added, 0 skipped as duplicate, 8 failed" in out
     assert "1 other files in folders ignored" in out  # the saved page's style sheet
     failures = {
         line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("failed ")
@@ -189,13 +189,16 @@ def test_add_a_batch_reports_each_input_and_answers_from_the_new_articles(worksp
     assert reasons["latin1.txt"].startswith("not UTF-8 text")
     assert reasons["export.jsonl.gz:2"] == "not a JSON object"
     assert reasons["export.jsonl.gz:3"] == "no article text"
-    assert reasons["export.jsonl.gz:4"].startswith("bad date '32/13/2020'")
+    warnings = [line for line in out.splitlines() if line.startswith("warning ")]
+    assert len(warnings) == 1 and "export.jsonl.gz:4: bad date '32/13/2020'" in warnings[0]
+    assert "unknown date" in warnings[0]  # the article is added all the same, its date unknown
     assert "export.jsonl.gz:6" in " ".join(failures)  # the line that is not JSON
 
     corpus = load_corpus(ws["corpus"])
     assert not corpus.problems
     by_title = {a.title: a for a in corpus.articles}
-    assert len(corpus.articles) == 12
+    assert len(corpus.articles) == 13
+    assert by_title["Ngày sai"].date is None
     news = by_title["Hà Nội khánh thành cầu Vĩnh Tuy giai đoạn 2"]
     assert (news.source, news.date, news.author) == ("Báo Tin tức Thủ đô", dt.date(2023, 6, 30), "Minh Anh")
     assert news.url.endswith("-12345.html") and news.inferred == ()
@@ -277,7 +280,7 @@ def test_adding_again_changes_nothing_and_republished_copies_are_skipped(workspa
     run(capsys, "add", str(ws["inputs"]), *paths(ws))
     before = corpus_state(ws["corpus"])
     code, out = run(capsys, "add", str(ws["inputs"]), *paths(ws))
-    assert "0 added, 7 skipped as duplicate" in out
+    assert "0 added, 8 skipped as duplicate" in out
     assert "index rebuilt" not in out  # nothing changed, so nothing to rebuild
     assert corpus_state(ws["corpus"]) == before
 

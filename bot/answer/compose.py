@@ -5,16 +5,19 @@ Front ends reach it through bot.service (``Service.ask``) and only format the re
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.answer.rerank import answer_sentence, rank_answers
+from bot.answer.filters import NO_FILTER, ArticleFilter
+from bot.answer.rerank import AnswerRanking, answer_sentence, answers, rank_answers
 from bot.answer.sentence import AnswerSentence
 from bot.corpus.article import Article, ArticleFields
 from bot.index.parts import PassageIndex
+from bot.search.ranking import coverage
 from bot.settings import AnswerSettings, Settings
 from bot.text.diacritics import is_vietnamese_syllable
 from bot.text.normalize import fold_accents, has_diacritics, normalize
@@ -28,6 +31,7 @@ class AnswerStatus(enum.StrEnum):
     EMPTY = "empty"  # no question
     NO_WORDS = "no_words"  # only punctuation, emoji or stop words
     NO_ANSWER = "no_answer"  # nothing in the corpus answers
+    BAD_FILTER = "bad_filter"  # a filter at the end of the question cannot be read ('từ:hôm qua')
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,14 @@ class Answer:
     coverage: float = 0.0
     words: tuple[str, ...] = field(default=())
     absent: tuple[str, ...] = ()  # the question's names or codes that no article mentions
+    filters: ArticleFilter = NO_FILTER  # the date and source filters the results passed
+    bad_filter: str = ""  # BAD_FILTER: the filter value that could not be read
 
     def to_json(self) -> dict[str, Any]:
-        return {"question": self.question, "results": [r.to_json() for r in self.results]}
+        data: dict[str, Any] = {"question": self.question, "results": [r.to_json() for r in self.results]}
+        if self.filters:
+            data["filters"] = self.filters.to_json()
+        return data
 
     @property
     def not_vietnamese(self) -> bool:
@@ -113,20 +122,28 @@ def answer_question(
     settings: Settings,
     top_k_: int | None = None,
     offset: int = 0,
+    filters: ArticleFilter = NO_FILTER,
 ) -> Answer:
-    """The best passages for ``question`` (skipping ``offset`` results), or why there are none."""
+    """The best passages for ``question`` (skipping ``offset`` results), or why there are none.
+
+    With ``filters``, only passages of the articles they let through: the ranking goes
+    ``FILTER_DEPTH`` passages deep and the "no answer" decision is made on the best of those.
+    Of passages that score the same, the newer article's comes first."""
     options: AnswerSettings = settings.answer
     k = max(1, min(top_k_ or options.top_k, options.max_top_k))
     text, truncated = prepare_question(question, options.max_question_chars)
     if not text:
-        return Answer(question or "", AnswerStatus.EMPTY)
+        return Answer(question or "", AnswerStatus.EMPTY, filters=filters)
     wanted = offset + k
-    ranked = rank_answers(index, text, settings, max(wanted * 4, 20))
+    ranked = rank_answers(index, text, settings, max(wanted * 4, FILTER_DEPTH if filters else 20))
+    ranked = _newer_first(index, ranked)
+    if filters:
+        ranked = _filtered(index, ranked, filters, options)
     ranking = ranked.ranking
     query = ranking.query
     content = content_terms(query.terms, settings.function_words)
     if not content:
-        return Answer(text, AnswerStatus.NO_WORDS, truncated=truncated)  # only question and function words
+        return Answer(text, AnswerStatus.NO_WORDS, truncated=truncated, filters=filters)  # only function words
     if not ranking.answered:
         return Answer(
             text,
@@ -135,6 +152,7 @@ def answer_question(
             coverage=ranking.coverage,
             words=query.words,
             absent=ranked.absent,
+            filters=filters,
         )
     candidates = ranking.candidates
     chosen: list[tuple[int, float]] = []
@@ -158,8 +176,43 @@ def answer_question(
         for i, (p, s) in enumerate(page)
     )
     if not results:
-        return Answer(text, AnswerStatus.NO_ANSWER, truncated=truncated, offset=offset, words=query.words)
-    return Answer(text, AnswerStatus.OK, results, truncated, has_more, offset, ranking.coverage, query.words)
+        return Answer(
+            text, AnswerStatus.NO_ANSWER, truncated=truncated, offset=offset, words=query.words, filters=filters
+        )
+    return Answer(
+        text, AnswerStatus.OK, results, truncated, has_more, offset, ranking.coverage, query.words, filters=filters
+    )
+
+
+FILTER_DEPTH = 1000  # passages ranked when a filter may pass over many of them
+
+
+def _newer_first(index: PassageIndex, ranked: AnswerRanking) -> AnswerRanking:
+    """The ranking with passages of equal score ordered newer article first (undated last)."""
+    candidates = ranked.ranking.candidates
+    if len({round(score, 9) for _, score in candidates}) == len(candidates):
+        return ranked
+
+    def key(item: tuple[int, float]) -> tuple[float, int]:
+        date = index.passage_article(item[0]).date
+        return -round(item[1], 9), -(date.toordinal() if date else 0)
+
+    return dataclasses.replace(
+        ranked, ranking=dataclasses.replace(ranked.ranking, candidates=tuple(sorted(candidates, key=key)))
+    )
+
+
+def _filtered(
+    index: PassageIndex, ranked: AnswerRanking, filters: ArticleFilter, options: AnswerSettings
+) -> AnswerRanking:
+    """The ranking's passages of the articles ``filters`` lets through; answered when the best
+    of them answers (coverage and names, as without a filter)."""
+    ranking = ranked.ranking
+    kept = tuple(item for item in ranking.candidates if filters.matches(index.passage_article(item[0])))
+    best = coverage(index, ranking.weighed, kept[0][0]) if kept else 0.0
+    narrowed = dataclasses.replace(ranking, candidates=kept, coverage=best, touched=len(kept))
+    answered = ranking.answered and answers(index, narrowed, options)
+    return dataclasses.replace(ranked, ranking=dataclasses.replace(narrowed, answered=answered))
 
 
 def content_terms(terms: Iterable[str], function_words: frozenset[str]) -> frozenset[str]:

@@ -18,7 +18,15 @@ from bot.corpus.dedup import Duplicate, DuplicateFinder, Fingerprint
 from bot.corpus.ingest import input_files, read_input
 from bot.corpus.loading import ParsedFiles, corpus_files, default_article_id, load_corpus
 from bot.corpus.metadata import Outlet
-from bot.corpus.store import corpus_lock, next_id, remove_file, remove_stale_temp_files, write_article
+from bot.corpus.store import (
+    article_document,
+    corpus_lock,
+    next_id,
+    remove_file,
+    remove_stale_temp_files,
+    write_article,
+)
+from bot.files import write_atomic
 
 
 class CorpusWriteError(ValueError):
@@ -46,6 +54,7 @@ class AddReport:
     added: list[Added] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[LoadProblem] = field(default_factory=list)
+    warnings: list[LoadProblem] = field(default_factory=list)  # added, but without a field (a bad date)
     ignored: int = 0
 
 
@@ -87,7 +96,8 @@ def add_files(
         report.ignored = found.ignored
         for path in found.files:
             articles, problems = read_input(path, outlets, today)
-            report.failed.extend(problems)
+            report.failed.extend(p for p in problems if not p.loaded)
+            report.warnings.extend(p for p in problems if p.loaded)
             for article in articles:
                 fingerprint = Fingerprint(article)
                 duplicate = finder.find(article, fingerprint)
@@ -101,6 +111,49 @@ def add_files(
                 finder.add(article, fingerprint)  # url, text and title are unchanged by the new id
                 report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
     return report
+
+
+def add_articles(
+    items: Iterable[tuple[Article, str]],
+    corpus_dir: Path,
+    lock_file: Path,
+    parsed: ParsedFiles | None = None,
+    extra: dict[str, object] | None = None,
+) -> AddReport:
+    """Add articles already read (each with where it came from, e.g. its URL) to
+    ``corpus_dir``, as ``add_files`` does: duplicates are skipped, each article is written
+    atomically before the next. ``extra``: more front-matter fields for each."""
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    report = AddReport()
+    with corpus_lock(lock_file):
+        remove_stale_temp_files(corpus_dir)
+        corpus = load_corpus(corpus_dir, parsed)
+        finder = DuplicateFinder()
+        for article in corpus.articles:
+            finder.add(article)
+        taken = _taken_ids(corpus_dir, corpus.articles)
+        for article, origin in items:
+            fingerprint = Fingerprint(article)
+            duplicate = finder.find(article, fingerprint)
+            if duplicate:
+                report.skipped.append(Skipped(origin, article.title, duplicate))
+                continue
+            article = dataclasses.replace(article, id=next_id(taken), path=None)
+            stored = write_article(article, corpus_dir, {"added_from": origin, **(extra or {})})
+            taken.add(article.id)
+            finder.add(article, fingerprint)
+            report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
+    return report
+
+
+def replace_article(old: Article, new: Article, lock_file: Path, extra: dict[str, object] | None = None) -> Article:
+    """Write ``new`` over the file of ``old`` (same id, same file, in one atomic rename)."""
+    if not old.path or not Path(old.path).is_file() or old.path.endswith((".jsonl", ".jsonl.gz")):
+        raise CorpusWriteError(f"article {old.id} is not a file of its own; it cannot be replaced")
+    article = dataclasses.replace(new, id=old.id, path=old.path)
+    with corpus_lock(lock_file):
+        write_atomic(Path(old.path), article_document(article, extra))
+    return article
 
 
 def remove_article(corpus_dir: Path, article_id: str, lock_file: Path, parsed: ParsedFiles | None = None) -> Path:

@@ -59,10 +59,12 @@ class Article:
 
 @dataclass(frozen=True)
 class LoadProblem:
-    """A corpus file (or one line of it) that could not be loaded, and why."""
+    """A corpus file (or one line of it) that could not be loaded, and why; ``loaded``: it
+    loaded all the same, without what the reason names (an unreadable date)."""
 
     path: str
     reason: str
+    loaded: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"

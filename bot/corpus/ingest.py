@@ -25,7 +25,15 @@ import yaml
 
 from bot.corpus.article import Article, ArticleError, LoadProblem
 from bot.corpus.loading import article_from_record, load_jsonl_file, parse_date, split_front_matter
-from bot.corpus.metadata import FIELDS, Outlet, infer_metadata, known_outlet
+from bot.corpus.metadata import (
+    FIELDS,
+    Outlet,
+    infer_metadata,
+    known_outlet,
+    outlet_from_page_title,
+    parse_date_text,
+    plausible_site_name,
+)
 from bot.text.cleaning import clean_lines
 
 log = logging.getLogger(__name__)
@@ -121,14 +129,17 @@ def decode_text(data: bytes) -> str:
 # --- filling in what the text says ------------------------------------------------------
 
 
-def complete(article: Article, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> Article:
+def complete(
+    article: Article, outlets: Iterable[Outlet] = (), today: dt.date | None = None, header: dt.date | None = None
+) -> Article:
     """The article with its missing title, date, source and author read from its text,
-    each such field added to ``inferred``. A field the text does not give stays empty."""
+    each such field added to ``inferred``. A field the text does not give stays empty.
+    ``header``: a date a page shows outside the article's text (its header)."""
     lines = clean_lines(article.text)
     if not lines:
         raise ArticleError("no article text")
     missing = [name for name in FIELDS if not getattr(article, name)]
-    found = infer_metadata(article.text, outlets, today, missing, lines)
+    found = infer_metadata(article.text, outlets, today, missing, lines, header)
     changes: dict[str, object] = {}
     inferred = list(article.inferred)
     for name in missing:
@@ -152,6 +163,42 @@ def _source_from_url(url: str | None, outlets: Iterable[Outlet]) -> str | None:
     host = re.sub(r"^www\d?\.", "", host.lower())
     outlet = known_outlet(host, outlets)
     return outlet.name if outlet else host
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What a page says outside its article: <title>, og:site_name, the first whole date its
+    visible text shows (a header's 'Thứ Năm, ngày 12 tháng 1 năm 2023')."""
+
+    title: str = ""
+    site_name: str = ""
+    header_date: dt.date | None = None
+
+
+def page_facts(data: bytes, today: dt.date | None = None, max_nodes: int = 400) -> PageFacts:
+    """The page's title, og:site_name and first shown date (in its first ``max_nodes`` texts)."""
+    import lxml.html
+
+    try:
+        data.decode("utf-8")
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+    except UnicodeDecodeError:
+        parser = None  # the page's own charset
+    try:
+        tree = lxml.html.fromstring(data.removeprefix(b"\xef\xbb\xbf"), parser=parser)
+    except (ValueError, TypeError, lxml.etree.ParserError):
+        return PageFacts()
+    title = " ".join((tree.findtext(".//title") or "").split())
+    site = tree.xpath('//meta[@property="og:site_name"]/@content')
+    texts = tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]")
+    header = None
+    for node in texts[:max_nodes]:
+        value = " ".join(str(node).split())
+        if 6 <= len(value) <= 80:
+            header = parse_date_text(value, today)
+            if header:
+                break
+    return PageFacts(title, " ".join(str(site[0]).split()) if site else "", header)
 
 
 def article_from_html(data: bytes, where: str, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> Article:
@@ -187,31 +234,53 @@ def article_from_html(data: bytes, where: str, outlets: Iterable[Outlet] = (), t
         date = None
     if date and today and date > today:
         date = None
+    facts = page_facts(data, today)
+    header = facts.header_date if facts.header_date and not (today and facts.header_date > today) else None
+    url_outlet = _source_from_url(url, outlets)
+    known = known_outlet(url_outlet, outlets) if url_outlet else None
+    source = (
+        facts.site_name
+        or outlet_from_page_title(facts.title, title, outlets)
+        or (known.name if known else None)
+        or plausible_site_name(getattr(doc, "sitename", None), title or facts.title, outlets)
+    )
     record = {
         "title": title,
         "text": "\n\n".join(lines),
         "date": date,
         "url": url,
-        "source": getattr(doc, "sitename", None) or _source_from_url(url, outlets),
+        "source": source,
         "author": getattr(doc, "author", None),
     }
-    return complete(article_from_record(record, "", where), outlets, today)
+    article = complete(article_from_record(record, "", where), outlets, today, header)
+    if not article.source and url_outlet:  # the text names no outlet either: the site's host
+        article = dataclasses.replace(article, source=url_outlet)
+    return article
 
 
-def article_from_text(text: str, where: str, outlets: Iterable[Outlet] = (), today: dt.date | None = None) -> Article:
-    """An article from a text with optional YAML front matter, completed from its body."""
+def article_from_text(
+    text: str,
+    where: str,
+    outlets: Iterable[Outlet] = (),
+    today: dt.date | None = None,
+    notes: list[LoadProblem] | None = None,
+) -> Article:
+    """An article from a text with optional YAML front matter, completed from its body.
+    With ``notes``, a front-matter date that cannot be read is noted there and the date is
+    read from the text instead (else it is an ArticleError)."""
     data, body = split_front_matter(text)
     record = dict(data)
     if "id" in record:
         record["original_id"] = record.pop("id")
     record["text"] = body.strip("\n") + "\n"
-    return complete(article_from_record(record, "", where), outlets, today)
+    return complete(article_from_record(record, "", where, notes), outlets, today)
 
 
 def read_input(
     path: Path, outlets: Iterable[Outlet] = (), today: dt.date | None = None
 ) -> tuple[list[Article], list[LoadProblem]]:
-    """The articles in one input file and the problems with it (or with its lines)."""
+    """The articles in one input file and the problems with it (or with its lines); a
+    problem with ``loaded`` set names a field of an article that loaded all the same."""
     outlets = tuple(outlets)
     name = path.name.lower()
     try:
@@ -220,7 +289,8 @@ def read_input(
         data = path.read_bytes()
         if name.endswith(HTML_SUFFIXES):
             return [article_from_html(data, str(path), outlets, today)], []
-        return [article_from_text(decode_text(data), str(path), outlets, today)], []
+        notes: list[LoadProblem] = []
+        return [article_from_text(decode_text(data), str(path), outlets, today, notes)], notes
     except ArticleError as exc:
         return [], [LoadProblem(str(path), str(exc))]
     except OSError as exc:
@@ -235,10 +305,10 @@ def read_jsonl(
         with open(path, "rb") as handle:
             check_bytes(handle.read(_SNIFF_BYTES))
 
-    def build(value: object, _default_id: str, where: str) -> Article:
+    def build(value: object, _default_id: str, where: str, notes: list[LoadProblem]) -> Article:
         if isinstance(value, dict) and "id" in value:
             value = {("original_id" if k == "id" else k): v for k, v in value.items()}
-        return complete(article_from_record(value, "", where), outlets, today)
+        return complete(article_from_record(value, "", where, notes), outlets, today)
 
     articles, problems = load_jsonl_file(path, build)
     if not articles and not problems:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from bot.corpus.article import Article, ArticleError, Corpus, LoadProblem
-from bot.corpus.metadata import parse_date_text
+from bot.corpus.metadata import infer_title, parse_date_text
 
 ARTICLE_SUFFIXES = (".md", ".txt", ".jsonl", ".jsonl.gz")
 
@@ -58,8 +58,15 @@ def _optional_text(data: dict[str, Any], key: str) -> str | None:
     return value or None
 
 
-def article_from_record(record: Any, default_id: str, path: str) -> Article:
-    """An Article from a dict (front matter plus text, or one JSON line)."""
+UNKNOWN_DATE_NOTE = "loaded with an unknown date"
+
+
+def article_from_record(record: Any, default_id: str, path: str, notes: list[LoadProblem] | None = None) -> Article:
+    """An Article from a dict (front matter plus text, or one JSON line).
+
+    A missing title is read from the text (``infer_title``, as ``add`` does) and listed in
+    ``inferred``. A date that cannot be read is an ArticleError, or, with ``notes``, a note
+    appended there (the article then has an unknown date)."""
     if not isinstance(record, dict):
         raise ArticleError("not a JSON object")
     text = record.get("text")
@@ -69,16 +76,28 @@ def article_from_record(record: Any, default_id: str, path: str) -> Article:
     inferred = record.get("inferred") or ()
     if isinstance(inferred, str):
         inferred = (inferred,)
+    inferred = tuple(str(x) for x in inferred)
+    if not title:
+        title = infer_title(text) or ""
+        if title and "title" not in inferred:
+            inferred += ("title",)
+    try:
+        date = parse_date(record.get("date"))
+    except ArticleError as exc:
+        if notes is None:
+            raise
+        notes.append(LoadProblem(path, f"{exc}: {UNKNOWN_DATE_NOTE}", loaded=True))
+        date = None
     known = {"id", "title", "text", "source", "date", "url", "author", "inferred"}
     return Article(
         id=str(record.get("id") or default_id).strip(),
         title=title,
         text=text,
         source=_optional_text(record, "source"),
-        date=parse_date(record.get("date")),
+        date=date,
         url=_optional_text(record, "url"),
         author=_optional_text(record, "author"),
-        inferred=tuple(str(x) for x in inferred),
+        inferred=inferred,
         path=path,
         extra={k: v for k, v in record.items() if k not in known},
     )
@@ -132,12 +151,13 @@ def read_text_file(path: Path) -> str:
         raise ArticleError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def load_document_file(path: Path) -> Article:
-    """An article from a .md/.txt file with optional front matter."""
+def load_document_file(path: Path, notes: list[LoadProblem] | None = None) -> Article:
+    """An article from a .md/.txt file with optional front matter (``notes``: see
+    ``article_from_record``)."""
     data, body = split_front_matter(read_text_file(path))
     record = dict(data)
     record["text"] = body
-    return article_from_record(record, default_article_id(path), str(path))
+    return article_from_record(record, default_article_id(path), str(path), notes)
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
@@ -154,12 +174,13 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def load_jsonl_file(
-    path: Path, build: Callable[[Any, str, str], Article] | None = None
+    path: Path, build: Callable[[Any, str, str, list[LoadProblem]], Article] | None = None
 ) -> tuple[list[Article], list[LoadProblem]]:
     """Articles from a JSON Lines export; bad lines are reported, the rest load.
 
-    ``build(value, default_id, where)`` makes each line's article (default:
-    article_from_record); an ArticleError it raises is reported for that line."""
+    ``build(value, default_id, where, notes)`` makes each line's article (default:
+    article_from_record); an ArticleError it raises is reported for that line, and what it
+    appends to ``notes`` (a line loaded with an unknown date) is reported too."""
     build = build or article_from_record
     articles: list[Article] = []
     problems: list[LoadProblem] = []
@@ -170,7 +191,7 @@ def load_jsonl_file(
             try:
                 if isinstance(value, ArticleError):
                     raise value
-                articles.append(build(value, f"{stem}:{number}", where))
+                articles.append(build(value, f"{stem}:{number}", where, problems))
             except ArticleError as exc:
                 problems.append(LoadProblem(where, str(exc)))
     except (OSError, UnicodeDecodeError, EOFError) as exc:
@@ -229,8 +250,9 @@ def _load_file(path: Path) -> tuple[list[Article], list[LoadProblem]]:
     """The articles of one corpus file, or why it did not load."""
     if path.name.endswith((".jsonl", ".jsonl.gz")):
         return load_jsonl_file(path)
+    notes: list[LoadProblem] = []
     try:
-        return [load_document_file(path)], []
+        return [load_document_file(path, notes)], notes
     except ArticleError as exc:
         return [], [LoadProblem(str(path), str(exc))]
     except OSError as exc:

@@ -129,18 +129,34 @@ def lead_date(lines: list[str], anchor: dt.date | None, text: str, today: dt.dat
                 guess = make_date(anchor.year - 1, month, day, today)
             return guess
         year_found = context_year(text)
-        return make_date(year_found, month, day, today) if year_found else None
+        if year_found:
+            return make_date(year_found, month, day, today)
+        return _near_year(month, day, full_dates(text, today), today)
     return None
 
 
-def infer_date(text: str, today: dt.date | None = None, lines: list[str] | None = None) -> dt.date | None:
+def _near_year(month: str, day: str, written: list[dt.date], today: dt.date | None) -> dt.date | None:
+    """The lead's day in the year that puts it nearest the first full date the text writes
+    ('Chiều 10/6 ... ngày 12/6/2024' -> 10/6/2024; 'Sáng 28/12 ... từ 5/1/2025' -> 28/12/2024)."""
+    if not written:
+        return None
+    near = written[0]
+    guesses = [d for d in (make_date(near.year + k, month, day, today) for k in (-1, 0, 1)) if d]
+    return min(guesses, key=lambda d: abs((d - near).days), default=None)
+
+
+def infer_date(
+    text: str, today: dt.date | None = None, lines: list[str] | None = None, header: dt.date | None = None
+) -> dt.date | None:
     """The article's date from its text, or None when the text does not tell it.
 
     In order: a lead date ('Chiều 14/11', with the year from a page-header date or the
-    text); a page-header line that is only a date; the first full date of the first
-    paragraph. ``lines`` are the text's clean_lines, when already known."""
+    text; the dateline wins over dates further on); a page-header line that is only a date
+    (``header``: one found outside the text, in a page's header); the first full date of the
+    first paragraph. ``lines`` are the text's clean_lines, when already known."""
     raw_lines = [line.strip() for line in unicodedata.normalize("NFC", text).splitlines() if line.strip()]
-    header = next((d for d in (parse_date_text(line, today) for line in raw_lines[:3]) if d), None)
+    if header is None:
+        header = next((d for d in (parse_date_text(line, today) for line in raw_lines[:3]) if d), None)
     body = [line for line in (clean_lines(text) if lines is None else lines) if not _is_headline(line)]
     found = lead_date(body, header, text, today)
     if found or header:
@@ -255,6 +271,48 @@ def _is_outlet_name(text: str, outlets: Iterable[Outlet]) -> bool:
     return bool(_OUTLET_PREFIX_RE.match(text)) or not _is_person_name(text)
 
 
+# The outlet in brackets that opens a lead: "(Báo Đà Nẵng) - Chiều 9/9, ...", "(TTXVN) - ...".
+_DATELINE_NAME_RE = re.compile(r"^\(\s*([^()\n:]{2,60}?)\s*\)\s*[-–—]")
+_ACRONYM_RE = re.compile(r"[A-ZĐ]{2,8}(?:[-/][A-ZĐ]{1,8})?")
+
+
+def _is_dateline_outlet(name: str, outlets: Iterable[Outlet]) -> bool:
+    """An outlet's name, domain or acronym ('TTXVN', 'VOV') in a lead's brackets."""
+    return _is_outlet_name(name, outlets) or bool(_ACRONYM_RE.fullmatch(name.strip()))
+
+
+_TITLE_SEPARATOR_RE = re.compile(r"\s+[|–—-]\s+|\s*\|\s*|\s+::\s+")
+
+
+def outlet_from_page_title(page_title: str, headline: str = "", outlets: Iterable[Outlet] = ()) -> str | None:
+    """The outlet a page's <title> names beside its headline ('Headline | Báo Cần Thơ' ->
+    'Báo Cần Thơ'), never the headline itself; None when the title names none."""
+    outlets = tuple(outlets)
+    parts = [p.strip() for p in _TITLE_SEPARATOR_RE.split(unicodedata.normalize("NFC", page_title)) if p.strip()]
+    if len(parts) < 2:
+        return None
+    head = _folded_key(headline) if headline else ""
+    for part in reversed(parts):
+        key = _folded_key(part)
+        if head and (key == head or key in head or head in key):
+            continue
+        if len(part) <= 60 and (_is_outlet_name(part, outlets) or _ACRONYM_RE.fullmatch(part)):
+            if part is parts[0] and not head:
+                continue  # without a headline to tell them apart, the first part is the headline
+            return _cited(part, outlets)
+    return None
+
+
+def plausible_site_name(name: str | None, headline: str, outlets: Iterable[Outlet] = ()) -> str | None:
+    """A guessed site name, unless it is (part of) the headline or not shaped like an outlet."""
+    if not name or len(name.strip()) > 60:
+        return None
+    key, head = _folded_key(name), _folded_key(headline) if headline else ""
+    if head and (key == head or key in head or head in key):
+        return None
+    return name.strip() if _is_outlet_name(name, outlets) or _ACRONYM_RE.fullmatch(name.strip()) else None
+
+
 def _cited(name: str, outlets: Iterable[Outlet]) -> str:
     outlet = known_outlet(name, outlets)
     return outlet.name if outlet and not re.search(r"\.\w+$", name) else name.strip()
@@ -271,6 +329,10 @@ def infer_source(text: str, outlets: Iterable[Outlet] = (), lines: list[str] | N
     if match:
         return match.group(1)
     lines = clean_lines(text) if lines is None else lines
+    for line in lines[:4]:
+        named = _DATELINE_NAME_RE.match(line)
+        if named and _is_dateline_outlet(named.group(1), outlets):
+            return _cited(named.group(1), outlets)
     for line in reversed(lines[-3:]):
         cited = _CITED_RE.match(line)
         if cited and _is_outlet_name(cited.group(1), outlets):
@@ -317,15 +379,17 @@ def infer_metadata(
     today: dt.date | None = None,
     fields: Iterable[str] = FIELDS,
     lines: list[str] | None = None,
+    header: dt.date | None = None,
 ) -> TextMetadata:
     """Title, date, source and author read from an article's text (only ``fields``;
-    the others are None). ``lines`` are the text's clean_lines, when already known."""
+    the others are None). ``lines`` are the text's clean_lines, when already known;
+    ``header`` a date found in a page's header, outside the text."""
     outlets = tuple(outlets)
     wanted = set(fields)
     lines = clean_lines(text) if lines is None else lines
     return TextMetadata(
         title=infer_title(text, lines=lines) if "title" in wanted else None,
-        date=infer_date(text, today, lines) if "date" in wanted else None,
+        date=infer_date(text, today, lines, header) if "date" in wanted else None,
         source=infer_source(text, outlets, lines) if "source" in wanted else None,
         author=infer_author(text, outlets, lines) if "author" in wanted else None,
     )

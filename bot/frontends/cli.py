@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from bot.answer.filters import FilterError, make_filter
 from bot.corpus.adding import AddReport
 from bot.corpus.article import Corpus, LoadProblem
 from bot.frontends.messages import Messages, format_date, format_source, load_messages
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question, or '-' for standard input")
     p.add_argument("--top-k", type=int, default=None, help="number of passages (default: from config)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this day")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this day")
+    p.add_argument("--source", metavar="NAME", help="only articles whose source or address contains NAME")
     _add_paths(p)
 
     p = sub.add_parser("sources", help="list the articles")
@@ -63,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help="add articles: saved web pages (.html), .txt/.md files, .jsonl(.gz) exports, folders"
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (read recursively)")
+    _add_paths(p)
+
+    p = sub.add_parser(
+        "pull", help="add the new articles of RSS/Atom feeds and sitemaps (default: the feeds in the settings)"
+    )
+    p.add_argument("urls", nargs="*", metavar="URL", help="feed or sitemap addresses (default: feeds: in config)")
     _add_paths(p)
 
     p = sub.add_parser("remove", help="remove an article from the corpus (and the index)")
@@ -105,9 +115,9 @@ def _progress() -> bool:
 
 
 def _print_problems(problems: Sequence[LoadProblem]) -> None:
-    """Corpus files (or lines) that were skipped, and why, on stderr."""
+    """Corpus files (or lines) that were skipped (or loaded without a field), and why, on stderr."""
     for problem in problems:
-        print(f"warning: skipped {problem}", file=sys.stderr)
+        print(f"warning: {'' if problem.loaded else 'skipped '}{problem}", file=sys.stderr)
 
 
 def describe_build(report: BuildReport, settings: Settings) -> str:
@@ -152,12 +162,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.top_k is not None and not 1 <= args.top_k <= settings.answer.max_top_k:
         raise UserError(f"--top-k must be between 1 and {settings.answer.max_top_k}")
-    service = open_service(args, settings, quiet=True)
     messages = load_messages(settings.messages_file)
+    try:
+        filters = make_filter(args.since, args.until, args.source)
+    except FilterError as exc:
+        raise UserError(messages.get("bad_filter", value=exc.value)) from None
+    service = open_service(args, settings, quiet=True)
     questions = sys.stdin if args.question == "-" else [args.question]
     for line in questions:
         question = line.rstrip("\n") if args.question == "-" else line
-        answer = service.ask(question, args.top_k)
+        answer = service.ask(question, args.top_k, filters=filters)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -202,6 +216,8 @@ def _print_add_report(report: AddReport, messages: Messages) -> None:
         print(f"skipped {item.origin}: duplicate of {item.duplicate.article_id} ({item.duplicate.reason})")
     for problem in report.failed:
         print(f"failed {problem.path}: {problem.reason}")
+    for problem in report.warnings:
+        print(f"warning {problem.path}: {problem.reason}")
     ignored = f"; {report.ignored} other files in folders ignored" if report.ignored else ""
     print(
         f"{len(report.added)} added, {len(report.skipped)} skipped as duplicate, {len(report.failed)} failed{ignored}"
@@ -218,6 +234,17 @@ def cmd_add(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = Service(settings).add([Path(p) for p in args.paths], progress=_progress())
     _print_add_report(result.report, load_messages(settings.messages_file))
+    _print_build(result.build, settings)
+    return 1 if result.report.failed else 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from bot.frontends.pull_report import print_pull_event, pull_summary
+
+    settings = _settings(args)
+    messages = load_messages(settings.messages_file)
+    result = Service(settings).pull(args.urls, lambda event: print_pull_event(event, messages), _progress())
+    print(pull_summary(result.report))
     _print_build(result.build, settings)
     return 1 if result.report.failed else 0
 
@@ -330,6 +357,7 @@ COMMANDS = {
     "sources": cmd_sources,
     "source": cmd_source,
     "add": cmd_add,
+    "pull": cmd_pull,
     "remove": cmd_remove,
     "chat": cmd_chat,
     "serve": cmd_serve,

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 
 from bot.answer.compose import Answer, AnswerStatus, Result
+from bot.answer.filters import filter_text
 from bot.answer.sources import SourceInfo
 from bot.frontends.messages import Messages, format_date, format_source
 from bot.text.normalize import split_sentences
@@ -122,12 +123,16 @@ def render_answer(
         notes.append(_esc(messages.get("truncated", lang, limit=limit_question), as_html))
     if answer.status == AnswerStatus.EMPTY:
         return messages.get("no_question", lang, example=_esc(example, as_html))
+    if answer.status == AnswerStatus.BAD_FILTER:
+        return _esc(messages.get("bad_filter", lang, value=answer.bad_filter), as_html)
     if answer.status == AnswerStatus.NO_WORDS:
         return "\n".join(notes + [messages.get("no_words", lang, example=_esc(example, as_html))])
     if answer.status != AnswerStatus.OK or not answer.results:
         if answer.offset:
             return "\n".join(notes + [_esc(messages.get("no_more", lang), as_html)])
         body = [_esc(messages.get("no_answer", lang), as_html)]
+        if answer.filters:
+            body.append(_esc(messages.get("no_answer_filtered", lang, filters=filter_text(answer.filters)), as_html))
         if answer.absent:
             body.append(_esc(messages.get("no_answer_absent", lang, words=", ".join(answer.absent)), as_html))
         if answer.not_vietnamese:

@@ -86,7 +86,9 @@ def problems_of(manifest: dict[str, Any]) -> list[LoadProblem]:
     problems = []
     for entry in manifest.get("problems", []):
         if isinstance(entry, dict):
-            problems.append(LoadProblem(str(entry.get("path", "")), str(entry.get("reason", ""))))
+            problems.append(
+                LoadProblem(str(entry.get("path", "")), str(entry.get("reason", "")), bool(entry.get("loaded", False)))
+            )
         else:
             path, _, reason = str(entry).partition(": ")
             problems.append(LoadProblem(path, reason))

@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from bot.frontends.messages import DEFAULT_LANGUAGE, Messages
+from bot.frontends.telegram import follow as live_news
 from bot.frontends.telegram import handlers as on
 from bot.frontends.telegram.buttons import MORE, PAGE, SOURCES, data_pattern
 from bot.frontends.telegram.limits import ChatRateLimiter
@@ -114,6 +115,7 @@ def build_application(service: Service, messages: Messages, token: str, base_url
     application = builder.build()
     application.bot_data["replies"] = Replies(service, messages)
     application.add_handler(TypeHandler(Update, on.gate), group=-1)
+    live_news.register(application, service, messages)  # /latest, /follow, ... and the scheduled pull
     application.add_handlers(
         [
             CommandHandler("ask", on.on_ask),
