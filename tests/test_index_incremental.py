@@ -281,9 +281,11 @@ def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles
     _write(corpus, articles[:20] + articles[21:36])
     index, report = ensure_index(settings)
     assert report.mode == "compacted" and len(index.parts) == 1 and len(index.articles) == 35
-    from bot.frontends.cli import describe_build
+    from bot.frontends.cli import Run, describe_build
+    from bot.frontends.messages import load_messages
 
-    assert "compacted" in describe_build(report, settings)
+    assert "; compacted: all parts merged" in describe_build(report, settings, Run("en", load_messages()))
+    assert "; gộp mọi phần" in describe_build(report, settings, Run("vi", load_messages()))
 
 
 def test_a_moved_json_line_is_the_same_article(tmp_path: Path, articles: list[dict]) -> None:
