@@ -27,8 +27,8 @@ _COMMAND = re.compile(r"/\w+")
 
 @dataclass
 class ConsoleState:
-    """What ``/more`` goes on with: the last question's results, or the source listing
-    being paged (``listing`` is its keyword; None when no listing is being paged)."""
+    """What ``/more`` goes on with: the last question's results, or the source listing shown
+    since (``listing`` is its keyword; None when a question came last)."""
 
     question: str = ""
     offset: int = 0
@@ -87,12 +87,11 @@ def _answer(state: ConsoleState, service: Service, messages: Messages, lang: str
 
 def _sources_page(state: ConsoleState, service: Service, messages: Messages, lang: str) -> str:
     """One page of the listing being paged, its 'page n/m' line and the ``/more`` hint while
-    articles remain; when none are left, ``/more`` stops paging it."""
+    articles remain ('no more results' past its end)."""
     query = state.listing or ""
     sources = service.sources(query)
     size = service.settings.telegram.sources_page_size
     if sources and state.listing_start >= len(sources):
-        state.listing = None
         return messages.get("no_more", lang)
     text = render_sources(sources, messages, lang, query=query, start=state.listing_start, count=size)
     pages = math.ceil(len(sources) / size)
@@ -101,8 +100,6 @@ def _sources_page(state: ConsoleState, service: Service, messages: Messages, lan
     remaining = len(sources) - state.listing_start - size
     if remaining > 0:
         text += "\n" + messages.get("sources_more", lang, count=remaining)
-    else:
-        state.listing = None
     return text
 
 
@@ -147,7 +144,15 @@ def run_console(
     def say(text: str) -> None:
         print(for_terminal(text, width), file=stdout, flush=True)
 
-    say(messages.get("console_welcome", lang, articles=service.articles, passages=service.passages))
+    articles = messages.get("n_articles", lang, count=service.articles)
+    say(
+        messages.get(
+            "console_welcome",
+            lang,
+            articles=articles,
+            passages=messages.get("n_passages", lang, count=service.passages),
+        )
+    )
     say(messages.get("console_help", lang))
     say(messages.get("console_telegram_hint", lang))
     if interactive:
