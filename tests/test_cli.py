@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -337,3 +338,22 @@ def test_serve_with_the_webhook_port_in_use_is_one_line(index_dir, tmp_path):
     assert out.stderr.splitlines() == [
         f"error: Cannot open webhook port {port}: it is in use or not allowed; check telegram.webhook_port in the settings"
     ]
+
+
+@pytest.mark.slow
+def test_first_question_after_installing_does_not_wait_for_the_compiler(index_dir, tmp_path):
+    """With an empty numba cache (a fresh install) the question is answered by the numpy
+    scorer, with the same results, while a separate process compiles and caches the scorer."""
+    question = "Vương Đình Huệ dự đại hội nào?"
+    cached = run("ask", question, "--json", index_dir=index_dir)
+    cache = tmp_path / "numba"
+    fresh = run("ask", question, "--json", index_dir=index_dir, env={"NUMBA_CACHE_DIR": str(cache)})
+    compiled = list(cache.rglob("kernel.top_passages-*.nbi"))
+    assert fresh.returncode == 0 and fresh.stderr == ""
+    assert json.loads(fresh.stdout) == json.loads(cached.stdout)
+    assert not compiled  # answered before the compiler was done
+    deadline = time.monotonic() + 300
+    while not compiled and time.monotonic() < deadline:
+        time.sleep(1)
+        compiled = list(cache.rglob("kernel.top_passages-*.nbi"))
+    assert compiled  # the next run loads it from the cache

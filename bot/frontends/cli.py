@@ -168,15 +168,6 @@ def _notice(run: Run, key: str, **values: Any) -> Iterator[None]:
         speaker.join()
 
 
-def _prepare_scorer(run: Run) -> None:
-    """Compile the scorer (or load it from numba's cache) before the first question, saying
-    so when it takes a while (the first run after installing)."""
-    from bot.search.bm25 import compile_scorer
-
-    with _notice(run, "cli_preparing_scorer"):
-        compile_scorer()
-
-
 def describe_build(report: BuildReport, settings: Settings, run: Run) -> str:
     """One line on what happened to the index: loaded as it was, built or rebuilt (and why)."""
     where = f"{settings.corpus} -> {settings.index_dir}"
@@ -234,7 +225,6 @@ def cmd_ask(args: argparse.Namespace, run: Run) -> int:
         _check_range(run, "--top-k", args.top_k, 1, settings.answer.max_top_k)
     service = open_service(args, settings, run, quiet=True)
     messages = load_messages(settings.messages_file)
-    _prepare_scorer(run)
     questions = sys.stdin if args.question == "-" else [args.question]
     for line in questions:
         question = line.rstrip("\n") if args.question == "-" else line
@@ -328,7 +318,6 @@ def cmd_chat(args: argparse.Namespace, run: Run) -> int:
 
     settings = _settings(args)
     service = open_service(args, settings, run)
-    _prepare_scorer(run)
     history = history_file(Environment.read().data_home)
     return run_console(service, load_messages(settings.messages_file), lang=run.lang, history=history)
 
@@ -378,7 +367,6 @@ def cmd_serve(args: argparse.Namespace, run: Run) -> int:
     _print_problems(report.problems, run)
     print(describe_build(report, settings, run), flush=True)
     messages = load_messages(settings.messages_file)
-    _prepare_scorer(run)
     service.warm_up()
     if not run.verbose:
         for handler in logging.getLogger().handlers:
