@@ -157,7 +157,8 @@ def _notice(run: Run, key: str, **values: Any) -> Iterator[None]:
 
     def say() -> None:
         if not done.wait(NOTICE_AFTER_S):
-            run.warn(run.text(key, **values))
+            clear = "\r\x1b[K" if sys.stderr.isatty() else ""  # over a progress bar's line
+            run.warn(clear + run.text(key, **values))
 
     speaker = threading.Thread(target=say, daemon=True)
     speaker.start()
