@@ -24,6 +24,20 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # --- the formatting (no terminal needed) ----------------------------------------------------
 
 
+def test_listed_items_wrap_under_their_text():
+    item = "[003] Tiếp tục củng cố, nâng cao chất lượng hoạt động của tổ chức cơ sở Đảng — Thanhuytphcm.vn"
+    assert for_terminal(item, 40).split("\n") == [
+        "[003] Tiếp tục củng cố, nâng cao chất",
+        "      lượng hoạt động của tổ chức cơ sở",
+        "      Đảng — Thanhuytphcm.vn",
+    ]
+    assert for_terminal("» câu trả lời dài hơn một dòng", 16).split("\n") == [
+        "» câu trả lời",
+        "  dài hơn một",
+        "  dòng",
+    ]
+
+
 def test_marks_become_bold_on_a_terminal_and_vanish_elsewhere():
     text = "Bí thư **Vương Đình Huệ** dự đại hội"
     assert for_terminal(text, None) == "Bí thư Vương Đình Huệ dự đại hội"

@@ -214,7 +214,8 @@ def _show(text: str) -> None:
 
 def cmd_index(args: argparse.Namespace, run: Run) -> int:
     settings = _settings(args)
-    report = build(settings, force=args.force, progress=_progress())
+    with _notice(run, "cli_building", corpus=settings.corpus):
+        report = build(settings, force=args.force, progress=_progress())
     _print_problems(report.problems, run)
     print(describe_build(report, settings, run))
     return 0
@@ -298,7 +299,8 @@ def _print_build(report: BuildReport | None, settings: Settings, run: Run) -> No
 
 def cmd_add(args: argparse.Namespace, run: Run) -> int:
     settings = _settings(args)
-    result = Service(settings).add([Path(p) for p in args.paths], progress=_progress())
+    with _notice(run, "cli_adding", count=len(args.paths)):
+        result = Service(settings).add([Path(p) for p in args.paths], progress=_progress())
     _print_add_report(result.report, load_messages(settings.messages_file), run)
     _print_build(result.build, settings, run)
     return 1 if result.report.failed else 0

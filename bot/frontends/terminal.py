@@ -11,6 +11,8 @@ from typing import TextIO
 
 BOLD, NORMAL = "\x1b[1m", "\x1b[22m"
 _MARK = re.compile(r"\*\*(.+?)\*\*", re.S)
+# '[004] ', '» ', '1. ' at a line's start: its continuation lines go under the text after it
+_HANGING = re.compile(r"(?:\[[^\]\s]{1,16}\]|»|\d{1,3}\.) ")
 
 
 def terminal_width(stream: TextIO) -> int | None:
@@ -64,9 +66,12 @@ def _show(chars: list[tuple[str, bool]]) -> str:
 
 def _wrap(line: str, width: int) -> str:
     """One line broken between words (never inside one) into lines of at most ``width``
-    columns; continuation lines keep the line's indent. A word wider than that stays whole."""
+    columns; continuation lines keep the line's indent, and go under the text after a
+    leading '[id] ', '» ' or '1. '. A word wider than that stays whole."""
     chars = _styled(line)
     indent = len(line) - len(line.lstrip(" "))
+    hanging = _HANGING.match("".join(c for c, _ in chars[indent:]))
+    follow = indent + (len(hanging.group()) if hanging and len(hanging.group()) < width // 2 else 0)
     words: list[list[tuple[str, bool]]] = [[]]
     for char, strong in chars[indent:]:
         if char == " ":
@@ -81,12 +86,12 @@ def _wrap(line: str, width: int) -> str:
     for word in words:
         size = sum(_cells(c) for c, _ in word)
         if current and used + 1 + size > width:
-            lines.append(" " * indent + _show(current))
-            current, used = [], indent
+            lines.append(" " * (follow if lines else indent) + _show(current))
+            current, used = [], follow
         if current:
             current.append((" ", current[-1][1] and word[0][1]))
             used += 1
         current.extend(word)
         used += size
-    lines.append(" " * indent + _show(current))
+    lines.append(" " * (follow if lines else indent) + _show(current))
     return "\n".join(lines)
