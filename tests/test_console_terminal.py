@@ -11,7 +11,10 @@ import sys
 import pytest
 import yaml
 
+from bot.frontends.console import ConsoleState, handle_line
+from bot.frontends.messages import load_messages
 from bot.frontends.terminal import BOLD, NORMAL, for_terminal
+from bot.service import Service
 from conftest import PROJECT
 
 pexpect = pytest.importorskip("pexpect")
@@ -54,6 +57,29 @@ def test_lines_wrap_between_words_and_keep_their_indent():
         assert all(len(line) <= width for line in lines if " " in line.strip())
         assert "2020-2025" in plain and lines[-1] == "   https://example.org/a-long-link"
         assert shown.count(BOLD) == shown.count(NORMAL)
+
+
+# --- the console's replies (the real service over the shipped corpus) -------------------------
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_each_command_gets_its_reply_in_the_run_language(shipped, lang):
+    settings, index = shipped
+    service, messages, state = Service(settings, index), load_messages(), ConsoleState()
+
+    def say(line: str) -> str | None:
+        return handle_line(line, state, service, messages, lang)
+
+    assert say("/help") == messages.get("console_help", lang)
+    assert say("/source 999") == messages.get("source_not_found", lang, id="999")
+    assert say("/source") == messages.get("source_usage", lang, example=service.example_id())
+    assert say("/source 4") == say("/source 004") != say("/source 3")
+    assert say("/more") == messages.get("no_more", lang)  # nothing asked yet
+    assert say("/foo bar") == messages.get("console_unknown_command", lang, command="/foo")
+    assert say("/sources không có bài nào như vậy") == messages.get(
+        "sources_none", lang, query="không có bài nào như vậy"
+    )
+    assert say("/quit") is None and say("/exit") is None
 
 
 # --- the console in a pseudo-terminal -------------------------------------------------------

@@ -60,7 +60,7 @@ def handle_line(
             return messages.get("source_usage", lang, example=service.example_id())
         found = service.source(rest)
         if found is None:
-            return messages.get("console_source_not_found", lang, id=rest)
+            return messages.get("source_not_found", lang, id=rest)
         return render_source(found.info, found.passages, messages, lang)
     if command == "/more":
         if state.listing is not None:
