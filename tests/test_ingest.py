@@ -304,8 +304,9 @@ def test_remove_and_edit_are_reflected_by_the_next_index(workspace, capsys) -> N
     news = next(a for a in articles if a.url and "12345" in a.url)
     assert ask(capsys, ws, "cầu Vĩnh Tuy giai đoạn 2 dài bao nhiêu km")[0]["doc_id"] == news.id
 
-    code, out = run(capsys, "remove", news.id, *paths(ws))
-    assert code == 0 and f"removed {news.id}" in out and "0 articles segmented" in out
+    typed = str(int(news.id))  # '6' for article '006', as a person types it
+    code, out = run(capsys, "remove", typed, *paths(ws))
+    assert code == 0 and f"removed {typed}: {news.path}" in out and "0 articles segmented" in out
     assert "incremental: +0 -1 articles" in out  # a tombstone, no rebuild
     assert not Path(news.path).exists()
     assert all(r["doc_id"] != news.id for r in ask(capsys, ws, "cầu Vĩnh Tuy giai đoạn 2 dài bao nhiêu km"))
