@@ -175,7 +175,8 @@ def describe_build(report: BuildReport, settings: Settings, run: Run) -> str:
     articles, passages = run.count("n_articles", report.articles), run.count("n_passages", report.passages)
     if report.action == IndexAction.LOADED:
         return run.text("cli_index_loaded", articles=articles, passages=passages, where=where)
-    reason = f" — {report.reason}" if report.action == IndexAction.REBUILT and report.reason else ""
+    reason = run.messages.mapping("cli_reasons", run.lang).get(report.reason, report.reason)
+    reason = f" — {reason}" if report.action == IndexAction.REBUILT and reason else ""
     how = {
         BuildMode.DELTA: run.text("cli_index_delta", detail=report.detail),
         BuildMode.COMPACTED: run.text("cli_index_compacted"),
