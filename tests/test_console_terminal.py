@@ -4,13 +4,16 @@ Ctrl-D and Ctrl-C; in Vietnamese and in English. Plus the terminal formatting it
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
+import time
 
 import pytest
 import yaml
 
+from bot.frontends.cli import notice
 from bot.frontends.console import ConsoleState, handle_line
 from bot.frontends.messages import load_messages
 from bot.frontends.terminal import BOLD, NORMAL, for_terminal
@@ -57,6 +60,22 @@ def test_lines_wrap_between_words_and_keep_their_indent():
         assert all(len(line) <= width for line in lines if " " in line.strip())
         assert "2020-2025" in plain and lines[-1] == "   https://example.org/a-long-link"
         assert shown.count(BOLD) == shown.count(NORMAL)
+
+
+def test_slow_work_says_what_it_does_on_a_terminal_only():
+    master, slave = os.openpty()
+    with open(slave, "w", encoding="utf-8") as terminal:
+        with notice("Đang dựng chỉ mục…", terminal, after=0.05):
+            time.sleep(0.5)
+        with notice("xong ngay", terminal, after=5):
+            pass
+    shown = os.read(master, 1000).decode()
+    os.close(master)
+    assert shown == "\r\x1b[KĐang dựng chỉ mục…\r\n"  # once, and nothing for quick work
+    piped = io.StringIO()
+    with notice("Building the index…", piped, after=0.0):
+        time.sleep(0.1)
+    assert piped.getvalue() == ""
 
 
 # --- the console's replies (the real service over the shipped corpus) -------------------------

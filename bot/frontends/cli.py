@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from bot.corpus.adding import AddReport
 from bot.corpus.article import Corpus, LoadProblem
@@ -31,7 +31,7 @@ from bot.settings import AnswerSettings, ConfigError, Environment, Settings, def
 log = logging.getLogger("bot")
 
 LANGUAGES = ("vi", "en")
-NOTICE_AFTER_S = 1.0  # work still running after this long says what it is doing
+NOTICE_AFTER_S = 2.0  # work still running after this long says what it is doing
 
 
 class UserError(Exception):
@@ -151,14 +151,18 @@ def _print_problems(problems: Sequence[LoadProblem], run: Run) -> None:
 
 
 @contextmanager
-def _notice(run: Run, key: str, **values: Any) -> Iterator[None]:
-    """Say what the work inside is doing (on stderr) when it takes longer than a moment."""
+def notice(text: str, stream: TextIO | None = None, after: float = NOTICE_AFTER_S) -> Iterator[None]:
+    """Say ``text`` on ``stream`` (stderr) when the work inside takes longer than ``after``
+    seconds; only on a terminal, like the progress bars (pipes and files get no chatter)."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        yield
+        return
     done = threading.Event()
 
     def say() -> None:
-        if not done.wait(NOTICE_AFTER_S):
-            clear = "\r\x1b[K" if sys.stderr.isatty() else ""  # over a progress bar's line
-            run.warn(clear + run.text(key, **values))
+        if not done.wait(after):
+            print("\r\x1b[K" + text, file=stream, flush=True)  # over a progress bar's line
 
     speaker = threading.Thread(target=say, daemon=True)
     speaker.start()
@@ -199,7 +203,7 @@ def open_service(args: argparse.Namespace, settings: Settings, run: Run, quiet: 
     only with a build. An ``--index-dir`` without ``--corpus`` is used as it is when its
     corpus is not on this machine."""
     as_is = bool(getattr(args, "index_dir", None) and not getattr(args, "corpus", None))
-    with _notice(run, "cli_building", corpus=settings.corpus):
+    with notice(run.text("cli_opening", corpus=settings.corpus)):
         service, report = Service.open(settings, progress=_progress(), as_is=as_is)
     if report is not None and (not quiet or report.action != IndexAction.LOADED):
         _print_problems(report.problems, run)
@@ -215,7 +219,7 @@ def _show(text: str) -> None:
 
 def cmd_index(args: argparse.Namespace, run: Run) -> int:
     settings = _settings(args)
-    with _notice(run, "cli_building", corpus=settings.corpus):
+    with notice(run.text("cli_building", corpus=settings.corpus)):
         report = build(settings, force=args.force, progress=_progress())
     _print_problems(report.problems, run)
     print(describe_build(report, settings, run))
@@ -275,9 +279,9 @@ def _print_add_report(report: AddReport, messages: Messages, run: Run) -> None:
         source, date = format_source(a.source, messages, run.lang), format_date(a.date, messages, run.lang)
         values = dict(id=a.id, title=a.title, source=source, date=date, inferred=inferred, origin=item.origin)
         print(run.text("cli_added", **values))
-    for item in report.skipped:
-        duplicate = item.duplicate
-        print(run.text("cli_skipped", origin=item.origin, id=duplicate.article_id, reason=duplicate.reason))
+    for skipped in report.skipped:
+        duplicate = skipped.duplicate
+        print(run.text("cli_skipped", origin=skipped.origin, id=duplicate.article_id, reason=duplicate.reason))
     for problem in report.failed:
         print(run.text("cli_failed", path=problem.path, reason=problem.reason))
     ignored = run.text("cli_ignored", count=report.ignored) if report.ignored else ""
@@ -300,7 +304,7 @@ def _print_build(report: BuildReport | None, settings: Settings, run: Run) -> No
 
 def cmd_add(args: argparse.Namespace, run: Run) -> int:
     settings = _settings(args)
-    with _notice(run, "cli_adding", count=len(args.paths)):
+    with notice(run.text("cli_adding", count=len(args.paths))):
         result = Service(settings).add([Path(p) for p in args.paths], progress=_progress())
     _print_add_report(result.report, load_messages(settings.messages_file), run)
     _print_build(result.build, settings, run)
@@ -366,7 +370,7 @@ def cmd_serve(args: argparse.Namespace, run: Run) -> int:
     from bot.frontends.telegram.redact import redact_token
 
     settings = _settings(args)
-    with _notice(run, "cli_building", corpus=settings.corpus):
+    with notice(run.text("cli_opening", corpus=settings.corpus)):
         service, report = Service.open(settings, progress=_progress())
     _print_problems(report.problems, run)
     print(describe_build(report, settings, run), flush=True)

@@ -293,7 +293,7 @@ def _scorer_cached() -> bool:
     from bot.search import kernel as bm25_kernel
 
     try:
-        return bool(bm25_kernel.top_passages._cache._cache_file._load_index())
+        return bool(bm25_kernel.top_passages._cache._cache_file._load_index())  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - numba's cache internals differ: assume cached
         return True
 
@@ -308,7 +308,9 @@ def _top_numpy(source, starts, idf, weights, norms, k1, k) -> tuple[list[tuple[i
     best positive scores kept; the same passages and scores, and the exact count of
     passages scoring above 0."""
     post_doc, post_tf = source
-    plists = [Postings(post_doc[a:b], post_tf[a:b]) for a, b in zip(starts[0].tolist(), starts[1].tolist())]
+    plists: list[Postings | None] = [
+        Postings(post_doc[a:b], post_tf[a:b]) for a, b in zip(starts[0].tolist(), starts[1].tolist())
+    ]
     docs, scores = score_touched(plists, idf.tolist(), weights.tolist(), norms, float(k1))
     positive = scores > 0
     return top_k(docs[positive], scores[positive], int(k)), int(positive.sum())
