@@ -241,6 +241,8 @@ def test_help_and_usage_errors_in_one_language():
     assert missing.returncode == 2 and "lỗi: thiếu tham số: question" in missing.stderr
     missing = run("ask", "--lang", "en")
     assert missing.returncode == 2 and "error: the following arguments are required: question" in missing.stderr
+    wrong = run("ask", "câu hỏi", "--top-k", "ba")
+    assert wrong.returncode == 2 and "lỗi: tham số --top-k: giá trị không hợp lệ: 'ba' (cần một số)" in wrong.stderr
 
 
 @pytest.mark.slow
