@@ -98,6 +98,9 @@ def test_each_command_gets_its_reply_in_the_run_language(shipped, lang):
     assert say("/sources không có bài nào như vậy") == messages.get(
         "sources_none", lang, query="không có bài nào như vậy"
     )
+    hint = messages.get("more_results", lang)
+    first, second = say("đảng viên chi bộ"), say("/more")
+    assert first.endswith(hint) and second.endswith(hint) and first != second  # the hint while more remain
     assert say("/quit") is None and say("/exit") is None
 
 
