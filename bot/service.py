@@ -21,6 +21,7 @@ from bot.answer.compose import Answer, AnswerStatus, answer_question
 from bot.answer.filters import NO_FILTER, ArticleFilter, FilterError, filter_text, split_filters
 from bot.answer.sources import SourceDetail, SourceInfo, example_id, get_source, list_sources, source_info
 from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
+from bot.corpus.article import same_id
 from bot.corpus.ingest import load_outlets
 from bot.corpus.loading import ParsedFiles, load_corpus
 from bot.corpus.pulling import PullEvent, PullReport, pull_feeds, state_path
@@ -40,7 +41,15 @@ WARM_UP_QUESTION = "Thủ tướng Chính phủ chỉ đạo những gì về ph
 
 
 class ServiceError(Exception):
-    """A problem the user can fix (no corpus, an unusable index, a corpus that cannot take a change)."""
+    """A problem the user can fix (no corpus, an unusable index, a corpus that cannot take a change).
+
+    ``key`` names its text in config/messages.yaml (``error_<key>``), filled in with ``values``;
+    ``str()`` is a plain English form for logs."""
+
+    def __init__(self, key: str, **values: object):
+        super().__init__(f"{key.replace('_', ' ')}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        self.key = key
+        self.values = values
 
 
 class IndexAction(enum.StrEnum):
@@ -103,7 +112,7 @@ def configure(settings: Settings, corpus: str | Path | None = None, index_dir: s
 def build(settings: Settings, force: bool = False, progress: bool = False) -> BuildReport:
     """Build or refresh the index (``force``: all of it again, in one part)."""
     if not settings.corpus.exists():
-        raise ServiceError(f"corpus not found: {settings.corpus}")
+        raise ServiceError("corpus_not_found", path=settings.corpus)
     if force:
         report = build_index(settings, progress=progress, full=True)
         report.reason = "forced"
@@ -134,13 +143,11 @@ class Service:
                 try:
                     return cls(settings, load_configured_index(settings)), None
                 except IndexError_ as exc:
-                    raise ServiceError(
-                        f"the index in {settings.index_dir} cannot be used ({exc}); give --corpus to rebuild it"
-                    ) from None
+                    raise ServiceError("index_unusable", path=settings.index_dir, reason=exc) from None
         try:
             index, report = ensure_index(settings, progress=progress)
         except FileNotFoundError:
-            raise ServiceError(f"corpus not found: {settings.corpus}") from None
+            raise ServiceError("corpus_not_found", path=settings.corpus) from None
         return cls(settings, index), report
 
     @property
@@ -189,8 +196,19 @@ class Service:
         return list_sources(self.index)[: max(0, count)]
 
     def source(self, article_id: str) -> SourceDetail | None:
-        """One article's details and passages, or None when there is no such id."""
-        return get_source(self.index, article_id)
+        """One article's details and passages, or None when there is no such id (ids match as
+        users type them: '4' finds article '004')."""
+        return get_source(self.index, self.article_id(article_id))
+
+    def article_id(self, typed: str) -> str:
+        """The id of the article ``typed`` names (see ``same_id``), or ``typed`` stripped when
+        no article has it."""
+        typed = typed.strip()
+        index = self.index
+        if index.find_article(typed) is not None or not typed.isdigit():
+            return typed
+        ids = (index.articles[number].id for number in range(len(index.articles)))
+        return next((found for found in ids if same_id(found, typed)), typed)
 
     def cited_sources(self, question: str, offset: int = 0) -> list[SourceInfo]:
         """The articles behind the passages an answer to ``question`` shows at ``offset``.
@@ -233,7 +251,7 @@ class Service:
                 parsed=parsed,
             )
         except CorpusWriteError as exc:
-            raise ServiceError(str(exc)) from None
+            raise ServiceError("corpus_write", reason=exc) from None
         return AddResult(report, self._refresh(parsed, progress))
 
     def feed_sources(self, urls: Iterable[str] = ()) -> list[FeedSource]:
@@ -243,7 +261,7 @@ class Service:
         if urls:
             return [configured.get(url, FeedSource(url)) for url in urls]
         if not configured:
-            raise ServiceError("no feeds to pull: give their addresses, or list them under feeds: in the settings")
+            raise ServiceError("no_feeds")
         return list(configured.values())
 
     def pull(
@@ -271,7 +289,7 @@ class Service:
                     parsed=parsed,
                 )
             except CorpusWriteError as exc:
-                raise ServiceError(str(exc)) from None
+                raise ServiceError("corpus_write", reason=exc) from None
             build = self._refresh(parsed, progress) if report.changed or self._index is None else None
         return PullResult(report, build)
 
@@ -281,7 +299,7 @@ class Service:
         try:
             path = remove_article(self.settings.corpus, article_id, self.corpus_lock, parsed=parsed)
         except CorpusWriteError as exc:
-            raise ServiceError(str(exc)) from None
+            raise ServiceError("corpus_write", reason=exc) from None
         return RemoveResult(path, self._refresh(parsed, progress))
 
     def _refresh(self, parsed: ParsedFiles, progress: bool) -> BuildReport | None:

@@ -151,6 +151,8 @@ class Environment:
     api_base_url: str | None = None  # TELEGRAM_API_BASE_URL: another Bot API server
     webhook_secret: str | None = None  # TELEGRAM_WEBHOOK_SECRET: checked on webhook posts
     config_file: str | None = None  # BOT_CONFIG: the settings file
+    locale: str = ""  # LC_ALL, LC_MESSAGES or LANG (the first set): 'en_US.UTF-8' means English
+    data_home: Path = Path("~/.local/share")  # XDG_DATA_HOME (``~`` expanded when read)
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -161,6 +163,8 @@ class Environment:
             api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             config_file=env.get("BOT_CONFIG") or None,
+            locale=next((env[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if env.get(k)), ""),
+            data_home=Path(os.path.expanduser(env.get("XDG_DATA_HOME") or "~/.local/share")),
         )
 
 

@@ -23,7 +23,8 @@ def start_serve(
     stdout: int | IO = subprocess.PIPE,
     stderr: int | IO = subprocess.PIPE,
 ) -> subprocess.Popen:
-    """Start ``python -m bot -v serve`` with the token and the Bot API address in its environment.
+    """Start ``python -m bot -v --lang en serve`` with the token and the Bot API address in its
+    environment (English: the tests read its lines).
 
     Pass files as ``stdout``/``stderr`` when the bot logs a lot (a full pipe would block it)."""
     environment = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url, **(env or {}))
@@ -33,6 +34,8 @@ def start_serve(
         "-m",
         "bot",
         "-v",
+        "--lang",
+        "en",
         "serve",
         "--corpus",
         str(corpus),

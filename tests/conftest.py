@@ -9,9 +9,17 @@ import pytest
 
 from bot.index.builder import ensure_index
 from bot.index.parts import PassageIndex
+from bot.search.bm25 import compile_scorer
 from bot.settings import Settings, load_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_scorer() -> None:
+    """The compiled scorer ready before any test (compiled now on a fresh checkout), so that the
+    tests exercise it, not the numpy scorer that answers while it is compiled aside."""
+    compile_scorer()
 
 
 @pytest.fixture(scope="session")

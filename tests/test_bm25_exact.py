@@ -11,7 +11,17 @@ from rank_bm25 import BM25Okapi
 from bot.index.keys import term_hash
 from bot.index.postings import build_arrays
 from bot.index.segmenter import SegmentedArticle, pack_article
-from bot.search.bm25 import BM25Params, Postings, best_passages, length_norms, range_bounds, score_touched, top_k
+from bot.search.bm25 import (
+    BM25Params,
+    Postings,
+    _posting_arrays,
+    _top_numpy,
+    best_passages,
+    length_norms,
+    range_bounds,
+    score_touched,
+    top_k,
+)
 
 
 def _index(corpus: list[list[str]], epsilon: float = 0.25):
@@ -109,6 +119,34 @@ def test_scores_and_top_k_equal_rank_bm25(seed: int) -> None:
         assert [s for _, s in best] == [float(expected[d]) for d in ref_order]
         assert touched <= int(positive.sum())
         assert top_k(docs[scores > 0], scores[scores > 0], k) == best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_scorer_used_while_compiling_gives_the_same_top_k(seed: int) -> None:
+    """``_top_numpy`` (answers while the compiled scorer is built on a fresh install) returns
+    the compiled scorer's passages and scores, which are rank-bm25's."""
+    rng = random.Random(seed)
+    corpus = _random_corpus(rng, rng.choice([20, 300, 3000]), rng.choice([50, 400]), 4)
+    params = BM25Params()
+    bm25 = BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    arrays = _index(corpus, params.epsilon)
+    norms = length_norms(arrays["doc_len"], params)
+    for _ in range(10):
+        terms = [rng.choice([f"w{rng.randrange(4)}", f"w{rng.randrange(400)}"]) for _ in range(rng.randint(1, 8))]
+        weights = [rng.choice([1.0, 0.3, 0.5]) for _ in terms]
+        postings, idf = _query_inputs(arrays, terms)
+        known = [i for i, p in enumerate(postings) if p is not None and len(p.docs)]
+        if not known:
+            continue
+        k = rng.choice([1, 3, 10, 40])
+        compiled, _ = best_passages(postings, idf, weights, norms, params.k1, k)
+        source, starts, _ = _posting_arrays([postings[i] for i in known])
+        chosen = np.array([idf[i] for i in known]), np.array([weights[i] for i in known])
+        plain, positive = _top_numpy(source, starts, *chosen, norms, params.k1, k)
+        assert plain == compiled
+        expected = _reference(bm25, terms, weights)
+        assert positive == int((expected > 0).sum())
+        assert [s for _, s in plain] == [float(expected[d]) for d, _ in plain]
 
 
 def test_negative_idf_terms_are_floored_like_rank_bm25() -> None:

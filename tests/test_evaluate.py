@@ -187,7 +187,7 @@ def test_eval_command_counts_a_wrong_or_missing_gold_id_as_a_miss(bench, capsys,
             {"question": "Phở nấu bằng gì?", "gold_context_id": "nowhere"},
         ],
     )
-    assert main(["eval", "--contexts", str(contexts), "--questions", str(wrong), "--json"]) == 0
+    assert main(["eval", "--lang", "en", "--contexts", str(contexts), "--questions", str(wrong), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["p_at_1"] == pytest.approx(1 / 3, abs=1e-4)
     # a gold id that names no context is pointed out (a wrong but existing one cannot be)
@@ -250,7 +250,7 @@ def test_a_bad_context_line_is_reported_and_the_rest_is_measured(bench, capsys, 
     broken.write_text(
         "\n".join(lines[:2] + ['{"id": "c9", "title": "Hỏng", "text": '] + lines[2:]) + "\n", encoding="utf-8"
     )
-    assert main(["eval", "--contexts", str(broken), "--questions", str(questions), "--json"]) == 0
+    assert main(["eval", "--lang", "en", "--contexts", str(broken), "--questions", str(questions), "--json"]) == 0
     captured = capsys.readouterr()
     assert "broken.jsonl" in captured.err and "warning: skipped" in captured.err
     assert json.loads(captured.out)["p_at_1"] == 1.0

@@ -211,7 +211,7 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, articles: list[di
 def test_cli_index_then_ask_json_from_stdin(tmp_path: Path, articles: list[dict]) -> None:
     corpus = _write(tmp_path / "news.jsonl.gz", articles[:12])
     index_dir = tmp_path / "ix"
-    run = [sys.executable, "-m", "bot"]
+    run = [sys.executable, "-m", "bot", "--lang", "en"]
     built = subprocess.run(
         run + ["index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
         capture_output=True,
@@ -234,7 +234,7 @@ def test_cli_index_then_ask_json_from_stdin(tmp_path: Path, articles: list[dict]
     lines = [json.loads(line) for line in asked.stdout.splitlines()]
     assert [line["question"] for line in lines] == questions
     assert [line["results"][0]["doc_id"] for line in lines] == ["a2", "a7"]
-    assert "index" not in asked.stderr  # loaded, not rebuilt: the index remembers its corpus
+    assert "built" not in asked.stderr  # loaded, not rebuilt: the index remembers its corpus
 
 
 def test_appended_articles_score_bit_for_bit_as_a_full_build(tmp_path: Path, articles: list[dict]) -> None:
@@ -281,9 +281,11 @@ def test_many_deltas_are_merged_and_big_changes_compact(tmp_path: Path, articles
     _write(corpus, articles[:20] + articles[21:36])
     index, report = ensure_index(settings)
     assert report.mode == "compacted" and len(index.parts) == 1 and len(index.articles) == 35
-    from bot.frontends.cli import describe_build
+    from bot.frontends.cli import Run, describe_build
+    from bot.frontends.messages import load_messages
 
-    assert "compacted" in describe_build(report, settings)
+    assert "; compacted: all parts merged" in describe_build(report, settings, Run("en", load_messages()))
+    assert "; gộp mọi phần" in describe_build(report, settings, Run("vi", load_messages()))
 
 
 def test_a_moved_json_line_is_the_same_article(tmp_path: Path, articles: list[dict]) -> None:

@@ -153,7 +153,8 @@ def workspace(tmp_path: Path) -> dict[str, Path]:
 
 
 def run(capsys, *args: str) -> tuple[int, str]:
-    code = cli.main(list(args))
+    """The command line in English (the texts these tests read)."""
+    code = cli.main(["--lang", "en", *args])
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -177,7 +178,7 @@ def test_add_a_batch_reports_each_input_and_answers_from_the_new_articles(worksp
     code, out = run(capsys, "add", str(ws["inputs"]), str(ws["tmp"] / "missing.html"), *paths(ws))
     assert code == 1  # some inputs failed; the rest were added
     assert "8 added, 0 skipped as duplicate, 8 failed" in out
-    assert "1 other files in folders ignored" in out  # the saved page's style sheet
+    assert "1 other file in folders ignored" in out  # the saved page's style sheet
     failures = {
         line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("failed ")
     }
@@ -259,9 +260,9 @@ def test_add_a_batch_reports_each_input_and_answers_from_the_new_articles(worksp
     ):
         assert not any(debris in text for text in texts), debris
 
-    # an article without a date is shown as "không rõ ngày", never with an invented one
+    # an article without a date is shown as "date unknown" ("không rõ ngày"), never with an invented one
     code, out = run(capsys, "add", str(_write(ws["tmp"] / "undated.txt", UNDATED)), *paths(ws))
-    assert code == 0 and "không rõ ngày" in out
+    assert code == 0 and "source unknown, date unknown" in out
 
 
 UNDATED = """Người dân Thủ đô hưởng ứng Giờ Trái đất
@@ -306,8 +307,9 @@ def test_remove_and_edit_are_reflected_by_the_next_index(workspace, capsys) -> N
     news = next(a for a in articles if a.url and "12345" in a.url)
     assert ask(capsys, ws, "cầu Vĩnh Tuy giai đoạn 2 dài bao nhiêu km")[0]["doc_id"] == news.id
 
-    code, out = run(capsys, "remove", news.id, *paths(ws))
-    assert code == 0 and f"removed {news.id}" in out and "0 articles segmented" in out
+    typed = str(int(news.id))  # '6' for article '006', as a person types it
+    code, out = run(capsys, "remove", typed, *paths(ws))
+    assert code == 0 and f"removed {typed}: {news.path}" in out and "0 articles segmented" in out
     assert "incremental: +0 -1 articles" in out  # a tombstone, no rebuild
     assert not Path(news.path).exists()
     assert all(r["doc_id"] != news.id for r in ask(capsys, ws, "cầu Vĩnh Tuy giai đoạn 2 dài bao nhiêu km"))
@@ -320,7 +322,7 @@ def test_remove_and_edit_are_reflected_by_the_next_index(workspace, capsys) -> N
     edited = path.read_text(encoding="utf-8").replace("Báo Đà Nẵng", "Đà Nẵng Online").replace("5.700", "5.800")
     path.write_text(edited, encoding="utf-8")
     code, out = run(capsys, "index", *paths(ws))
-    assert "1 articles segmented" in out and "incremental: +1 -1 articles" in out
+    assert "1 article segmented" in out and "incremental: +1 -1 articles" in out
     top = ask(capsys, ws, "doanh thu du lịch Đà Nẵng dịp lễ hội pháo hoa ước đạt bao nhiêu")[0]
     assert top["source"] == "Đà Nẵng Online" and "5.800 tỷ đồng" in top["text"]
 
@@ -351,7 +353,7 @@ def test_an_interrupted_add_leaves_whole_articles_and_the_index_catches_up(works
     # a hard kill leaves a temporary file: it is never read and the next add clears it
     (ws["corpus"] / ".tmp-999-099-half.md").write_text("---\ntitle: nửa bài", encoding="utf-8")
     code, out = run(capsys, "index", *paths(ws))
-    assert "6 articles" in out and "1 articles segmented" in out
+    assert "6 articles" in out and "1 article segmented" in out
     code, out = run(capsys, "add", str(ws["inputs"] / "thu-duc.txt"), str(ws["inputs"] / "da-nang.md"), *paths(ws))
     assert "1 added, 1 skipped as duplicate" in out and not list(ws["corpus"].glob(".tmp-*"))
 

@@ -128,7 +128,7 @@ def workspace(tmp: Path, site: Site, **feeds) -> Path:
 
 
 def run(capsys, *args: str) -> tuple[int, str]:
-    code = cli.main(list(args))
+    code = cli.main(["--lang", "en", *args])
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -305,7 +305,7 @@ def test_a_pull_killed_mid_way_loses_nothing_it_reported(tmp_path) -> None:
         config = workspace(tmp_path, site, timeout="20s")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "pull", site.url("/rss.xml"), "--config", str(config)],
+            [sys.executable, "-m", "bot", "--lang", "en", "pull", site.url("/rss.xml"), "--config", str(config)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -334,7 +334,7 @@ def test_a_pull_killed_mid_way_loses_nothing_it_reported(tmp_path) -> None:
         assert not list((tmp_path / "corpus").glob(".tmp*"))
         # the next pull finishes the job: nothing reported is lost or added twice
         out = subprocess.run(
-            [sys.executable, "-m", "bot", "pull", "--config", str(config), site.url("/rss.xml")],
+            [sys.executable, "-m", "bot", "--lang", "en", "pull", "--config", str(config), site.url("/rss.xml")],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -109,9 +109,15 @@ def test_serve_in_webhook_mode(shipped, tmp_path):
 
 def test_serve_without_a_token_explains_what_to_do(tmp_path):
     environment = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 2
-    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr and "python -m bot chat" in result.stderr
-    assert "Traceback" not in result.stderr
+    for lang, expected in (("en", "TELEGRAM_BOT_TOKEN is not set"), ("vi", "Chưa đặt TELEGRAM_BOT_TOKEN")):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "serve", "--lang", lang],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 2
+        assert expected in result.stderr and "'python -m bot chat'" in result.stderr
+        assert len(result.stderr.splitlines()) == 1

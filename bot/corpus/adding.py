@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.corpus.article import Article, LoadProblem
+from bot.corpus.article import Article, LoadProblem, same_id
 from bot.corpus.dedup import Duplicate, DuplicateFinder, Fingerprint
 from bot.corpus.ingest import input_files, read_input
 from bot.corpus.loading import ParsedFiles, corpus_files, default_article_id, load_corpus
@@ -163,7 +163,9 @@ def remove_article(corpus_dir: Path, article_id: str, lock_file: Path, parsed: P
         raise CorpusWriteError(f"the corpus {corpus_dir} is not a folder; edit it by hand")
     with corpus_lock(lock_file):
         corpus = load_corpus(corpus_dir, parsed)
-        article = next((a for a in corpus.articles if a.id == article_id.strip()), None)
+        article = next((a for a in corpus.articles if a.id == article_id.strip()), None) or next(
+            (a for a in corpus.articles if same_id(a.id, article_id)), None
+        )
         if article is None or not article.path:
             raise CorpusWriteError(f"no article with id {article_id!r} in {corpus_dir}")
         path = Path(article.path)

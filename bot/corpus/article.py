@@ -70,6 +70,15 @@ class LoadProblem:
         return f"{self.path}: {self.reason}"
 
 
+def same_id(article_id: str, typed: str) -> bool:
+    """Whether ``typed`` names the article ``article_id``: the same text, or the same number
+    written with more or fewer leading zeros ('4', '04' and '004')."""
+    typed = typed.strip()
+    if article_id == typed:
+        return True
+    return typed.isdigit() and article_id.isdigit() and int(typed) == int(article_id)
+
+
 @dataclass
 class Corpus:
     """The articles that loaded, and the problems with those that did not."""

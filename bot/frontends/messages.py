@@ -28,10 +28,14 @@ class Messages:
         return DEFAULT_LANGUAGE
 
     def get(self, key: str, lang: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+        """Text ``key`` in ``lang`` with ``values`` filled in. A text written as ``{one: …,
+        other: …}`` is chosen by ``values["count"]`` ("1 article", "2 articles")."""
         table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
         template = table.get(key, self.texts[DEFAULT_LANGUAGE].get(key))
         if template is None:
             raise KeyError(f"message {key!r} missing from config/messages.yaml")
+        if isinstance(template, dict):
+            template = template["one" if values.get("count") == 1 else "other"]
         return str(template).format(**values) if values else str(template)
 
     def mapping(self, key: str, lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
@@ -50,6 +54,14 @@ class Messages:
     def examples(self, lang: str = DEFAULT_LANGUAGE) -> list[str]:
         table = self.texts.get(lang) or self.texts[DEFAULT_LANGUAGE]
         return list(table.get("examples") or self.texts[DEFAULT_LANGUAGE].get("examples") or [])
+
+
+def run_language(flag: str | None, locale: str) -> str:
+    """The language of a command-line run: ``--lang`` when given, English for an English
+    locale (``LANG=en_US.UTF-8``), else Vietnamese."""
+    if flag:
+        return flag
+    return "en" if locale.lower().startswith("en") else DEFAULT_LANGUAGE
 
 
 def load_messages(path: Path | None = None) -> Messages:

@@ -31,7 +31,8 @@ def _bold(text: str, as_html: bool) -> str:
 
 
 def highlighted(text: str, spans: Iterable[tuple[int, int]], as_html: bool) -> str:
-    """The passage with matched words in bold (HTML) or marked with **…** (plain)."""
+    """The passage with matched words in bold (HTML) or marked with **…** (plain: shown in
+    bold on a terminal, the marks removed elsewhere, by ``frontends.terminal.for_terminal``)."""
     out: list[str] = []
     last = 0
     for start, end in spans:
@@ -74,9 +75,10 @@ def result_heading(result: Result, messages: Messages, lang: str, as_html: bool)
         source=_esc(format_source(result.source, messages, lang), as_html),
         date=format_date(result.date, messages, lang),
     )
-    if result.url and not as_html:
-        line += f"\n   {result.url}"
-    return line
+    if as_html:
+        return line
+    line = f"**{line}**"  # bold in a terminal (frontends/terminal.py)
+    return line + f"\n   {result.url}" if result.url else line
 
 
 def answer_line(result: Result, as_html: bool) -> str | None:

@@ -219,7 +219,7 @@ class PassageIndex:
     )  # passage texts read lately (a question reads its candidates' several times)
 
     def __post_init__(self) -> None:
-        compile_scorer()  # before the first question, not during it
+        compile_scorer(wait=False)  # before the first question, not during it (compiled aside when not cached)
         self._recent = deque(maxlen=RECENT_QUESTIONS * max(1, len(self.parts)))
         self._floor_mb = min(mapped_file_mb(), self.memory_mb)  # libraries and arrays kept mapped
         sizes = [p.n_passages for p in self.parts]

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -243,9 +247,28 @@ def best_in_source(
     )
 
 
-def compile_scorer() -> None:
-    """Compile the scorer now (or load it from numba's cache), not on the first question: the
-    first compile on a machine takes about 10 s."""
+_compiler: subprocess.Popen | None = None  # a process compiling the scorer into numba's cache
+_compiler_lock = threading.Lock()
+
+
+def compile_scorer(wait: bool = True) -> None:
+    """Have the compiled scorer ready before the first question: loaded from numba's cache, or
+    compiled (about 10-15 s, the first time after installing). ``wait=False``: when it is not
+    in the cache, a separate process compiles and caches it, and questions are answered
+    meanwhile by ``_top_numpy`` (the same results, slower on large indexes)."""
+    global _compiler
+    if not wait and not _scorer_cached():
+        with _compiler_lock:
+            if _compiler is None:
+                _compiler = subprocess.Popen(
+                    [sys.executable, "-c", "from bot.search.bm25 import compile_scorer; compile_scorer()"],
+                    cwd=Path(__file__).resolve().parents[2],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # it finishes (and caches) even when this process ends first
+                )
+        return
     one = np.ones(1)
     source = PostingSource(np.zeros(1, dtype=np.int32), np.ones(1, dtype=np.uint16), *_NO_RANGES, 0)
     best_in_source(
@@ -264,11 +287,42 @@ def compile_scorer() -> None:
     )
 
 
+def _scorer_cached() -> bool:
+    """Whether numba's cache holds the compiled scorer for the current kernel source (True
+    when that cannot be told: the scorer is then loaded or compiled in the foreground)."""
+    from bot.search import kernel as bm25_kernel
+
+    try:
+        return bool(bm25_kernel.top_passages._cache._cache_file._load_index())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - numba's cache internals differ: assume cached
+        return True
+
+
+def _compiling() -> bool:
+    """Whether a separate process is still compiling the scorer."""
+    return _compiler is not None and _compiler.poll() is None
+
+
+def _top_numpy(source, starts, idf, weights, norms, k1, k) -> tuple[list[tuple[int, float]], int]:
+    """``_top`` without the compiled scorer: every posting scored (``score_touched``), the k
+    best positive scores kept; the same passages and scores, and the exact count of
+    passages scoring above 0."""
+    post_doc, post_tf = source
+    plists: list[Postings | None] = [
+        Postings(post_doc[a:b], post_tf[a:b]) for a, b in zip(starts[0].tolist(), starts[1].tolist())
+    ]
+    docs, scores = score_touched(plists, idf.tolist(), weights.tolist(), norms, float(k1))
+    positive = scores > 0
+    return top_k(docs[positive], scores[positive], int(k)), int(positive.sum())
+
+
 def _top(source, starts, ranges, idf, weights, tf_max, norms, k1, k, b, avgdl, norm_min, seed_postings, split_from):
     """Run the compiled scorer (``bm25_kernel.top_passages``), over two halves of the passages
     in two threads when there are ``split_from`` passages or more (it releases the GIL)."""
     from bot.search import kernel as bm25_kernel
 
+    if _compiling():
+        return _top_numpy(source, starts, idf, weights, norms, k1, k)
     rtf, rdl, rslot, rsize = ranges
     if rsize and avgdl <= 0:
         rsize = 0  # range bounds need the average length the norms were made with
