@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN, Bot API address from TELEGRAM_API_BASE_URL)",
     )
     _add_paths(p)
+    p.add_argument("--inbox", help="the inbox of fetched updates (default: telegram.inbox in the settings)")
 
     p = sub.add_parser("eval", help="measure answer quality on a retrieval benchmark")
     p.add_argument("--contexts", required=True, help="JSON Lines of contexts {id, title, text}")
@@ -250,6 +252,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.frontends.telegram.redact import redact_token
 
     settings = _settings(args)
+    if getattr(args, "inbox", None):
+        telegram = dataclasses.replace(settings.telegram, inbox=Path(args.inbox))
+        settings = dataclasses.replace(settings, telegram=telegram)
     service, report = Service.open(settings, progress=_progress())
     _print_problems(report.problems)
     print(describe_build(report, settings), flush=True)
