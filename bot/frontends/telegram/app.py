@@ -101,8 +101,10 @@ class QuietInvalidJson(logging.Filter):
 
 
 def quiet_library_logs() -> None:
-    logging.getLogger("telegram.request._baserequest").addFilter(QuietInvalidJson())
-    logging.getLogger("telegram.request").addFilter(QuietInvalidJson())
+    """Install ``QuietInvalidJson`` on every log handler (after ``protect_token_in_logs``)."""
+    quiet = QuietInvalidJson()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(quiet)
 
 
 def build_application(

@@ -51,7 +51,10 @@ class TokenRefused(InvalidToken):
 
 
 def _one_line(exc: BaseException, token: str) -> str:
+    """An error as one short line, token redacted; a proxy's HTML page is not repeated."""
     text = " ".join(str(exc).split())
+    if ". Parsing the server response" in text:
+        text = text.split(". Parsing the server response")[0] + " (an error page, not the Bot API's JSON)"
     return redact_token(text if len(text) <= 300 else text[:300] + "…", token)
 
 
