@@ -161,3 +161,28 @@ def test_close_cancels_what_outlives_the_grace():
         return await scheduler.close(grace_s=0.2)
 
     assert asyncio.run(main()) == 1 and not done
+
+
+def test_the_transport_tells_when_a_reply_is_handed_over(shipped):
+    """The moment a request's body is written (before Telegram answers) is reported, so the
+    update is marked done before a crash could strike between Telegram's answer and the mark."""
+    from bot.frontends.messages import load_messages
+    from bot.frontends.telegram.app import build_application
+    from bot.service import Service
+    from fake_bot_api import TOKEN, FakeBotApi
+
+    settings, index = shipped
+    written: list[tuple[str, float]] = []
+    with FakeBotApi() as api:
+        api.delay("sendMessage", 0.3)
+        application = build_application(Service(settings, index), load_messages(), TOKEN, api.base_url, updater=False)
+        application.bot_data["transport"].written = lambda method: written.append((method, time.monotonic()))
+
+        async def main() -> float:
+            async with application:
+                await application.bot.send_message(1001, "xin chào")
+                return time.monotonic()
+
+        answered = asyncio.run(main())
+    sends = [at for method, at in written if method == "sendMessage"]
+    assert len(sends) == 1 and answered - sends[0] >= 0.25  # reported when written, not when answered

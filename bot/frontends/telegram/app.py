@@ -31,6 +31,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.frontends.messages import DEFAULT_LANGUAGE, Messages
 from bot.frontends.telegram import handlers as on
@@ -39,6 +40,7 @@ from bot.frontends.telegram.limits import ChatRateLimiter
 from bot.frontends.telegram.polling import ALLOWED_UPDATES, run_polling
 from bot.frontends.telegram.redact import protect_token_in_logs
 from bot.frontends.telegram.replies import Replies
+from bot.frontends.telegram.transport import POOL_SIZE, HandOverTransport
 from bot.service import Service
 from bot.settings import Environment
 
@@ -127,12 +129,16 @@ def build_application(
         .post_init(on_startup)
     )
     if not updater:
-        builder = builder.updater(None)
+        transport = HandOverTransport()  # polling.Dispatcher marks a reply's update done once written
+        request = HTTPXRequest(connection_pool_size=POOL_SIZE, httpx_kwargs={"transport": transport})
+        builder = builder.updater(None).request(request)
     if base_url:
         api_url, file_url = api_urls(base_url)
         builder = builder.base_url(api_url).base_file_url(file_url)
     application = builder.build()
     application.bot_data["replies"] = Replies(service, messages)
+    if not updater:
+        application.bot_data["transport"] = transport
     application.add_handler(TypeHandler(Update, on.gate), group=-1)
     application.add_handlers(
         [

@@ -90,6 +90,14 @@ class Inbox:
                 (outcome, time.time(), update_id),
             )
 
+    def reopen(self, update_id: int) -> None:
+        """Make an update answered a moment ago pending again (its reply was refused after all)."""
+        with self.db:
+            self.db.execute(
+                "UPDATE updates SET outcome = NULL, done_at = NULL WHERE update_id = ? AND outcome = 'answered'",
+                (update_id,),
+            )
+
     def outcome(self, update_id: int) -> str | None:
         row = self.db.execute("SELECT outcome FROM updates WHERE update_id = ?", (update_id,)).fetchone()
         return row[0] if row else None

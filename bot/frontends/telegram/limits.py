@@ -80,6 +80,7 @@ class ChatRateLimiter(AIORateLimiter):
         self.group_rate = group_rate
         self.windows: dict[int | str, SlidingWindow] = {}
         self.delivered: Callable[[str], None] | None = None  # told of each message Telegram accepted
+        self.refused: Callable[[str], None] | None = None  # told of each attempt that failed (429 included)
 
     def wait_s(self, chat_id: int) -> float:
         """Seconds until a message to ``chat_id`` would pass its window (0: now)."""
@@ -121,7 +122,12 @@ class ChatRateLimiter(AIORateLimiter):
 
         async def paced(*a: Any, **kw: Any) -> Any:  # also paces each retry
             await window.acquire()
-            return await callback(*a, **kw)
+            try:
+                return await callback(*a, **kw)
+            except Exception:
+                if self.refused is not None:
+                    self.refused(endpoint)
+                raise
 
         result = await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
         if self.delivered is not None:

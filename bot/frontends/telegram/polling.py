@@ -32,6 +32,7 @@ from bot.frontends.telegram.inbox import Inbox, StoredUpdate
 from bot.frontends.telegram.limits import ChatRateLimiter
 from bot.frontends.telegram.redact import redact_token
 from bot.frontends.telegram.scheduler import Job, JobKind, Scheduler
+from bot.frontends.telegram.transport import HandOverTransport
 from bot.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class Dispatcher:
         wait_s: Callable[[int], float] = limiter.wait_s if hasattr(limiter, "wait_s") else (lambda chat_id: 0.0)
         if isinstance(limiter, ChatRateLimiter):
             limiter.delivered = self._delivered
+            limiter.refused = self._refused
+        transport = application.bot_data.get("transport")
+        if isinstance(transport, HandOverTransport):
+            transport.written = self._delivered
         self.scheduler = Scheduler(
             self._run, wait_s, self._cap, self._dropped, options.concurrent_updates, IMMEDIATE_SLOTS
         )
@@ -119,11 +124,19 @@ class Dispatcher:
         self.inbox.mark_done(job.update_id)
 
     def _delivered(self, endpoint: str) -> None:
-        """A reply was accepted by Telegram: its update is done at once (so that a crash right
-        after the reply does not answer it again), before the handler even returns."""
+        """A reply was handed to Telegram (written to the socket in full, ``transport``) or
+        accepted: its update is done at once, so that a crash right after the reply does not
+        answer it again after the restart."""
         update_id = CURRENT_UPDATE.get()
         if update_id is not None and endpoint in REPLY_METHODS:
             self.inbox.mark_done(update_id)
+
+    def _refused(self, endpoint: str) -> None:
+        """A reply's request failed (429 RetryAfter, an error): its update is pending again
+        until a retry or the error handler's apology is handed over."""
+        update_id = CURRENT_UPDATE.get()
+        if update_id is not None and endpoint in REPLY_METHODS:
+            self.inbox.reopen(update_id)
 
     async def _notice(self, job: Job) -> None:
         replies = self.application.bot_data["replies"]
