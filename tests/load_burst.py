@@ -206,6 +206,9 @@ def run_burst(
                 continue
             if item.reply is not None:
                 figures.duplicates += 1
+                figures.problems.append(
+                    f"answered twice in {item.chat['id']}: {item.question!r} at {item.reply.at:.3f} and {call.at:.3f}"
+                )
                 continue
             item.reply = call
             rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])

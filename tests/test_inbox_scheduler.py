@@ -165,7 +165,7 @@ def test_close_cancels_what_outlives_the_grace():
 
 def test_the_transport_tells_when_a_reply_is_handed_over(shipped):
     """The moment a request's body is written (before Telegram answers) is reported, so the
-    update is marked done before a crash could strike between Telegram's answer and the mark."""
+    update is recorded as handed over before a crash could strike between the reply and the mark."""
     from bot.frontends.messages import load_messages
     from bot.frontends.telegram.app import build_application
     from bot.service import Service
@@ -176,7 +176,7 @@ def test_the_transport_tells_when_a_reply_is_handed_over(shipped):
     with FakeBotApi() as api:
         api.delay("sendMessage", 0.3)
         application = build_application(Service(settings, index), load_messages(), TOKEN, api.base_url, updater=False)
-        application.bot_data["transport"].written = lambda method: written.append((method, time.monotonic()))
+        application.bot_data["transport"].writing = lambda method: written.append((method, time.monotonic()))
 
         async def main() -> float:
             async with application:
@@ -186,3 +186,21 @@ def test_the_transport_tells_when_a_reply_is_handed_over(shipped):
         answered = asyncio.run(main())
     sends = [at for method, at in written if method == "sendMessage"]
     assert len(sends) == 1 and answered - sends[0] >= 0.25  # reported when written, not when answered
+
+
+def test_the_handover_log_survives_the_process_and_forgets_failed_attempts(tmp_path):
+    from bot.frontends.telegram.handover import SLOTS, HandoverLog
+
+    log = HandoverLog(tmp_path / "inbox.handover")
+    for update_id in (5, 6, 7):
+        log.note(update_id)
+    log.clear(6)
+    assert log.recorded() == {5, 7}
+    log.close()  # no flush: the stores are in the file's pages
+    again = HandoverLog(tmp_path / "inbox.handover")
+    assert again.recorded() == {5, 7}
+    again.reset()
+    for update_id in range(1, SLOTS + 3):  # a ring: the oldest slots are reused
+        again.note(update_id)
+    assert len(again.recorded()) == SLOTS and 1 not in again.recorded()
+    again.close()

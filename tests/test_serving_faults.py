@@ -193,7 +193,7 @@ def test_sigkill_halfway_then_restart_loses_nothing_and_answers_nothing_twice(sh
     )
     assert processes[0].returncode == -signal.SIGKILL and state["killed_at"] is not None
     assert processes[1].returncode == 0, output[-3000:]
-    assert figures.lost == 0 and figures.duplicates == 0, figures.problems[:10]
+    assert figures.lost == 0 and figures.duplicates == 0, (state, figures.problems[:10])
     assert figures.errors == 0, figures.problems[:10]
     assert "answering" in output and "left in the inbox" in output
 
@@ -239,7 +239,7 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
     texts = [telegram_html_to_text(c.params["text"]).splitlines()[0] for c in api.calls_of("sendMessage")]
     expected = sorted(f"Kết quả cho: {item.question}" for item in asked)
     report(
-        "sigterm",
+        "stop",
         [
             ("SIGTERM with a backlog: exit code / exit time", f"{exits[0][0]} / {exits[0][1]:.1f} s"),
             ("a second SIGTERM: exit code / exit time", f"{exits[1][0]} / {exits[1][1]:.1f} s"),

@@ -28,6 +28,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
+from bot.frontends.telegram.handover import HandoverLog
 from bot.frontends.telegram.inbox import Inbox, StoredUpdate
 from bot.frontends.telegram.limits import ChatRateLimiter
 from bot.frontends.telegram.redact import redact_token
@@ -62,7 +63,14 @@ def _one_line(exc: BaseException, token: str) -> str:
 class Dispatcher:
     """Stored updates → scheduled jobs → handled by the application → marked done."""
 
-    def __init__(self, application: Application, inbox: Inbox, options: TelegramSettings, token: str):
+    def __init__(
+        self,
+        application: Application,
+        inbox: Inbox,
+        options: TelegramSettings,
+        token: str,
+        handover: HandoverLog | None = None,
+    ):
         self.application = application
         self.inbox = inbox
         self.options = options
@@ -72,9 +80,10 @@ class Dispatcher:
         if isinstance(limiter, ChatRateLimiter):
             limiter.delivered = self._delivered
             limiter.refused = self._refused
+        self.handover = handover
         transport = application.bot_data.get("transport")
-        if isinstance(transport, HandOverTransport):
-            transport.written = self._delivered
+        if isinstance(transport, HandOverTransport) and handover is not None:
+            transport.writing = self._writing
         self.scheduler = Scheduler(
             self._run, wait_s, self._cap, self._dropped, options.concurrent_updates, IMMEDIATE_SLOTS
         )
@@ -123,10 +132,14 @@ class Dispatcher:
             CURRENT_UPDATE.reset(token)
         self.inbox.mark_done(job.update_id)
 
+    def _writing(self, endpoint: str) -> None:
+        """A reply's request is being written: its update counts as handed over (``handover``)."""
+        update_id = CURRENT_UPDATE.get()
+        if update_id is not None and endpoint in REPLY_METHODS and self.handover is not None:
+            self.handover.note(update_id)
+
     def _delivered(self, endpoint: str) -> None:
-        """A reply was handed to Telegram (written to the socket in full, ``transport``) or
-        accepted: its update is done at once, so that a crash right after the reply does not
-        answer it again after the restart."""
+        """Telegram accepted a reply: its update is done (in the inbox, synced)."""
         update_id = CURRENT_UPDATE.get()
         if update_id is not None and endpoint in REPLY_METHODS:
             self.inbox.mark_done(update_id)
@@ -136,6 +149,8 @@ class Dispatcher:
         until a retry or the error handler's apology is handed over."""
         update_id = CURRENT_UPDATE.get()
         if update_id is not None and endpoint in REPLY_METHODS:
+            if self.handover is not None:
+                self.handover.clear(update_id)
             self.inbox.reopen(update_id)
 
     async def _notice(self, job: Job) -> None:
@@ -205,6 +220,10 @@ async def run_polling(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     inbox = Inbox(options.inbox)
+    handover = HandoverLog(options.inbox.with_name(options.inbox.name + ".handover"))
+    for update_id in handover.recorded():  # replies written just before a crash: not answered again
+        inbox.mark_done(update_id, "answered")
+    handover.reset()
     signals = 0
 
     def on_signal() -> None:
@@ -229,7 +248,7 @@ async def run_polling(
                 if asyncio.iscoroutine(result):
                     await result
             await application.start()
-            dispatcher = Dispatcher(application, inbox, options, token)
+            dispatcher = Dispatcher(application, inbox, options, token, handover)
             pending = inbox.pending()
             if pending:
                 log.warning("answering %d updates left in the inbox by the last run", len(pending))
@@ -253,3 +272,4 @@ async def run_polling(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         inbox.close()
+        handover.close()
