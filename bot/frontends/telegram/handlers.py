@@ -17,7 +17,7 @@ import time
 
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.frontends.telegram.buttons import Press
@@ -256,6 +256,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     pause, and a Bot API outage would otherwise fill the log with tracebacks."""
     if update is None and isinstance(context.error, (NetworkError, TimedOut)):
         log.warning("Bot API unreachable, retrying: %s", context.error)
+        return
+    if isinstance(context.error, InvalidToken):
+        log.error("the Bot API refused the token: %s", context.error)  # the poller ends the process
         return
     if isinstance(context.error, IndexRebuilding) and isinstance(update, Update):
         await _say_rebuilding(update, context)
