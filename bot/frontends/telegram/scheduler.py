@@ -4,10 +4,9 @@ Button presses and inline queries are not chat messages and have no chat pace: t
 once, in slots of their own (``immediate_slots``), never behind chat messages. A chat's
 messages queue in order behind the chat's own pace: the chat's queue waits, holding no
 worker, until the chat's rate window has room, and only then takes a worker to compose
-and send the reply. A chat runs one job
-at a time, so its answers keep their order. A chat that floods gets its backlog capped:
-questions past the cap are dropped (reported through ``dropped``) and one notice job is
-queued for the episode, so memory and work stay bounded.
+and send the reply. A chat runs one job at a time, so its answers keep their order. A chat
+that floods gets its backlog capped: questions past the cap are dropped (reported through
+``dropped``) and one notice job is queued for the episode, so memory and work stay bounded.
 """
 
 from __future__ import annotations
