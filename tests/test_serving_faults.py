@@ -224,6 +224,9 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
                 time.sleep(0.05)
             if not signals:
                 break
+            if signals == 2:
+                api.delay("sendMessage", 3.0)  # answers in flight: the first SIGTERM would wait for them
+                time.sleep(0.5)
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
             if signals == 2:
@@ -231,13 +234,17 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
                 process.send_signal(signal.SIGTERM)
             out, err = stop(process, signal.SIGTERM, timeout=30)
             exits.append((process.returncode, time.monotonic() - started, err))
+            api.delay("sendMessage", 0)
         deadline = time.monotonic() + 40
         while len(api.calls_of("sendMessage")) < len(asked) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1.0)
         stop(process, signal.SIGTERM, timeout=30)
-    texts = [telegram_html_to_text(c.params["text"]).splitlines()[0] for c in api.calls_of("sendMessage")]
-    expected = sorted(f"Kết quả cho: {item.question}" for item in asked)
+    texts = [
+        (int(c.params["chat_id"]), telegram_html_to_text(c.params["text"]).splitlines()[0])
+        for c in api.calls_of("sendMessage")
+    ]
+    expected = sorted((item.chat["id"], f"Kết quả cho: {item.question}") for item in asked)
     report(
         "stop",
         [

@@ -210,6 +210,15 @@ class Dispatcher:
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
 
+def exit_at_once(*_: object) -> None:
+    """A second stop signal: everything fetched is in the inbox already, so exit now."""
+    log.warning("second stop signal: exiting now; the updates not answered stay in the inbox")
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 async def run_polling(
     application: Application,
     options: TelegramSettings,
@@ -233,11 +242,7 @@ async def run_polling(
             log.warning("stopping: answers in flight get %.0f s; the rest stays in the inbox", options.stop_grace_s)
             stop.set()
             return
-        log.warning("second stop signal: exiting now; the updates not answered stay in the inbox")
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(0)
+        exit_at_once()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
@@ -271,5 +276,7 @@ async def run_polling(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+            if signals:  # stopped: the process is on its way out, another signal has nothing to cut short
+                signal.signal(sig, signal.SIG_IGN)
         inbox.close()
         handover.close()
