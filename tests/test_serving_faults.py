@@ -199,9 +199,10 @@ def test_sigkill_halfway_then_restart_loses_nothing_and_answers_nothing_twice(sh
 
 
 def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shipped, tmp_path):
-    """Two private chats ask 20 questions each (about 7 s of pace each). SIGTERM: the bot
-    exits within the grace; what it did not answer is answered after a restart, once. Then
-    the same with a second SIGTERM right after the first: the bot exits at once."""
+    """Two private chats ask 12 questions each (about 12 s of pace). SIGTERM after a few
+    answers: the bot exits within the grace; what it did not answer is answered after a
+    restart, once. Then, with an answer in flight for 3 s, a second SIGTERM 0.2 s after the
+    first: the bot exits at once, and that answer is not sent again by the last restart."""
     settings, _ = shipped
     inbox = tmp_path / "inbox.sqlite"
     users = [_user(1), _user(2)]
@@ -210,6 +211,7 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
         for u in users
         for q in QUESTIONS[:12]
     ]
+    late = Asked({"id": _user(3)["id"], "type": "private", "first_name": "?"}, _user(3), QUESTIONS[0])
     exits = []
     with FakeBotApi() as api:
         for signals in (1, 2, 0):
@@ -224,9 +226,11 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
                 time.sleep(0.05)
             if not signals:
                 break
-            if signals == 2:
-                api.delay("sendMessage", 3.0)  # answers in flight: the first SIGTERM would wait for them
-                time.sleep(0.5)
+            if signals == 2:  # an answer in flight (3 s): the first SIGTERM would wait for it
+                api.delay("sendMessage", 3.0)
+                api.send(late.question, user=late.user)
+                api.wait_for("sendChatAction", _to(late.user["id"]), timeout=10)
+                time.sleep(0.3)
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
             if signals == 2:
@@ -236,7 +240,7 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
             exits.append((process.returncode, time.monotonic() - started, err))
             api.delay("sendMessage", 0)
         deadline = time.monotonic() + 40
-        while len(api.calls_of("sendMessage")) < len(asked) and time.monotonic() < deadline:
+        while len(api.calls_of("sendMessage")) < len(asked) + 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1.0)
         stop(process, signal.SIGTERM, timeout=30)
@@ -244,7 +248,7 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
         (int(c.params["chat_id"]), telegram_html_to_text(c.params["text"]).splitlines()[0])
         for c in api.calls_of("sendMessage")
     ]
-    expected = sorted((item.chat["id"], f"Kết quả cho: {item.question}") for item in asked)
+    expected = sorted((item.chat["id"], f"Kết quả cho: {item.question}") for item in [*asked, late])
     report(
         "stop",
         [
