@@ -216,7 +216,9 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
     with FakeBotApi() as api:
         for signals in (1, 2, 0):
             polls, sent = len(api.calls_of("getUpdates")), len(api.calls_of("sendMessage"))
-            process = start_serve(api, settings.corpus, settings.index_dir, inbox=inbox)
+            log = tmp_path / f"bot-{signals}.log"
+            sink = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed below, read while the bot runs
+            process = start_serve(api, settings.corpus, settings.index_dir, inbox=inbox, stdout=sink, stderr=sink)
             api.wait_for("getUpdates", count=polls + 1, timeout=60)  # this process polls
             if signals == 1:
                 for item in asked:
@@ -225,6 +227,7 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
             while len(api.calls_of("sendMessage")) < sent + 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
             if not signals:
+                sink.close()
                 break
             if signals == 2:  # an answer in flight (3 s): the first SIGTERM would wait for it
                 api.delay("sendMessage", 3.0)
@@ -233,11 +236,14 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
                 time.sleep(0.3)
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            if signals == 2:
-                time.sleep(0.2)
+            if signals == 2:  # once the first stop has begun
+                deadline = time.monotonic() + 2
+                while "stopping" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 process.send_signal(signal.SIGTERM)
-            out, err = stop(process, signal.SIGTERM, timeout=30)
-            exits.append((process.returncode, time.monotonic() - started, err))
+            stop(process, signal.SIGTERM, timeout=30)
+            sink.close()
+            exits.append((process.returncode, time.monotonic() - started, log.read_text(encoding="utf-8")))
             api.delay("sendMessage", 0)
         deadline = time.monotonic() + 40
         while len(api.calls_of("sendMessage")) < len(asked) + 1 and time.monotonic() < deadline:
@@ -262,7 +268,8 @@ def test_sigterm_stops_in_seconds_and_a_second_one_at_once_losing_nothing(shippe
     )
     assert exits[0][0] == 0 and exits[0][1] < 8, exits[0][2][-2000:]
     assert exits[1][0] == 0 and exits[1][1] < 2, exits[1][2][-2000:]
-    assert "stopping" in exits[0][2] and "second stop signal" in exits[1][2]
+    assert "stopping" in exits[0][2], exits[0][2][-3000:]
+    assert "second stop signal" in exits[1][2], exits[1][2][-3000:]
     assert sorted(texts) == expected  # every question once, none twice
 
 

@@ -143,10 +143,11 @@ class Scheduler:
         """Take no new jobs; let the running ones finish (up to ``grace_s``), cancel the rest.
         Returns how many running jobs were cancelled at the deadline."""
         self.closed = True
-        for task in list(self.tasks):
-            if task not in self.running:
-                task.cancel()
         running = set(self.running)
+        log.info("stopping the scheduler: %d jobs running, %d queued", len(running), self.waiting)
+        for task in list(self.tasks):
+            if task not in running:
+                task.cancel()
         if running:
             _, late = await asyncio.wait(running, timeout=grace_s)
         else:
