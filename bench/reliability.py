@@ -1,8 +1,10 @@
 """The long reliability runs and their table of figures.
 
-Runs the reliability tests with RELIABILITY_FULL=1 (1,000-question burst from 100 chats,
-10 kills during `index`, ten times the fuzzing) and prints the figures the tests report as a
-Markdown table; ``--write`` puts it into docs/reliability.md between the figure markers.
+Runs the reliability tests with RELIABILITY_FULL=1 (1,000-question burst from 100 chats, a
+2,000-update burst with button presses and inline queries from 200 chats, a SIGKILL halfway
+through a 1,000-question burst, 10 kills during `index`, ten times the fuzzing) and prints
+the figures the tests report as a Markdown table; ``--write`` puts it into
+docs/reliability.md between the figure markers.
 Only a green run is written.
 
     python bench/reliability.py [--quick] [--write]
@@ -25,13 +27,28 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = [
     "tests/test_load.py",
     "tests/test_faults.py",
+    "tests/test_serving_faults.py",
     "tests/test_kill_index.py",
     "tests/test_kill_add.py",
     "tests/test_fuzz_text.py",
     "tests/test_fuzz_handlers.py",
     "tests/test_access.py",
 ]
-ORDER = ["load", "sigterm", "outage", "kill_index", "kill_add", "fuzz_text", "fuzz_handlers"]
+ORDER = [
+    "load",
+    "burst",
+    "flood",
+    "crash",
+    "sigterm",
+    "stop",
+    "token",
+    "outage",
+    "damaged_live_index",
+    "kill_index",
+    "kill_add",
+    "fuzz_text",
+    "fuzz_handlers",
+]
 START, END = "<!-- figures: start -->", "<!-- figures: end -->"
 
 

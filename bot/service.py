@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from bot.settings import FeedSource, Settings
 
 WARM_UP_QUESTION = "Thủ tướng Chính phủ chỉ đạo những gì về phát triển kinh tế?"
 
+log = logging.getLogger(__name__)
+
 
 class ServiceError(Exception):
     """A problem the user can fix (no corpus, an unusable index, a corpus that cannot take a change).
@@ -50,6 +53,10 @@ class ServiceError(Exception):
         super().__init__(f"{key.replace('_', ' ')}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
         self.key = key
         self.values = values
+
+
+class IndexRebuilding(ServiceError):
+    """The index was damaged under the running process and is being rebuilt: ask again later."""
 
 
 class IndexAction(enum.StrEnum):
@@ -71,6 +78,7 @@ class BuildMode(enum.StrEnum):
 class ReloadStatus(enum.StrEnum):
     UNCHANGED = "unchanged"  # the index was up to date
     REBUILT = "rebuilt"  # the corpus or the settings had changed
+    CHANGED = "changed"  # another process had built a new index (e.g. ``python -m bot add``)
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,11 @@ class RemoveResult:
 class PullResult:
     report: PullReport
     build: BuildReport | None  # None: nothing was added, or the index was up to date
+
+
+def _version_of(index: PassageIndex) -> object:
+    """What tells two loads of an index apart: its version folder (or its manifest)."""
+    return index.files.version if index.files is not None else index.manifest.get("files")
 
 
 def configure(settings: Settings, corpus: str | Path | None = None, index_dir: str | Path | None = None) -> Settings:
@@ -127,6 +140,8 @@ class Service:
         self.settings = settings
         self._index = index
         self._reload_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
+        self._rebuilder: threading.Thread | None = None
 
     @classmethod
     def open(
@@ -152,9 +167,33 @@ class Service:
 
     @property
     def index(self) -> PassageIndex:
-        if self._index is None:
-            self._index = ensure_index(self.settings)[0]
-        return self._index
+        """The index to read, checked first: when a file of it was changed in place (reading it
+        could kill the process with SIGBUS) it is dropped, rebuilt in the background and
+        ``IndexRebuilding`` is raised until the new one is in use."""
+        with self._swap_lock:
+            if self._rebuilder is not None and self._rebuilder.is_alive():
+                raise IndexRebuilding("index_rebuilding")
+            if self._index is None:
+                self._index = ensure_index(self.settings)[0]
+            problem = self._index.damaged()
+            if problem is None:
+                return self._index
+            log.warning("index changed under the bot, rebuilding: %s", problem)
+            self._index = None  # never read again (its old mappings go with the last reader)
+            self._rebuilder = threading.Thread(target=self._rebuild, name="index-rebuild", daemon=True)
+            self._rebuilder.start()
+        raise IndexRebuilding("index_rebuilding")
+
+    def _rebuild(self) -> None:
+        try:
+            index, report = ensure_index(self.settings)
+        except Exception:
+            log.exception("rebuilding the index failed; the next question tries again")
+            return
+        with self._swap_lock:
+            if self._index is None:
+                self._index = index
+        log.warning("index rebuilt: %s articles, %s passages", report.articles, report.passages)
 
     @property
     def articles(self) -> int:
@@ -233,9 +272,16 @@ class Service:
     def reload(self) -> ReloadResult:
         """Bring the index in line with the corpus and use it; on failure the old one stays."""
         with self._reload_lock:
+            before = self._index
             index, report = ensure_index(self.settings)
-            self._index = index
-        status = ReloadStatus.UNCHANGED if report.action == IndexAction.LOADED else ReloadStatus.REBUILT
+            with self._swap_lock:
+                self._index = index
+        if report.action != IndexAction.LOADED:
+            status = ReloadStatus.REBUILT
+        elif before is not None and _version_of(before) != _version_of(index):
+            status = ReloadStatus.CHANGED  # built by another process since this one loaded its index
+        else:
+            status = ReloadStatus.UNCHANGED
         return ReloadResult(status, report.articles, report.passages)
 
     def add(self, paths: Iterable[Path], progress: bool = False) -> AddResult:

@@ -64,7 +64,10 @@ class TelegramSettings:
     admin_user_ids: frozenset[int] = frozenset()  # may use /reload
     sources_page_size: int = 10
     inline_results: int = 5
-    concurrent_updates: int = 8  # updates handled at the same time
+    concurrent_updates: int = 8  # chat messages handled at the same time (button presses, inline queries: at once)
+    inbox: Path = Path(".cache/telegram-inbox.sqlite")  # fetched updates, kept until answered
+    chat_backlog: int = 25  # questions a chat may have waiting; later ones are dropped with one notice
+    stop_grace_s: float = 4.0  # on SIGTERM, answers in flight get this long to finish
 
     def allows(self, chat_id: int | None) -> bool:
         """Whether a chat (or, for inline queries, a user) may use the bot."""
@@ -331,6 +334,8 @@ TELEGRAM_BOUNDS = {
     "sources_page_size": (1, 30),
     "inline_results": (1, 50),
     "concurrent_updates": (1, 256),
+    "chat_backlog": (1, 1000),
+    "stop_grace_s": (0, 60),
 }
 
 
@@ -369,7 +374,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     )
     return Settings(
         corpus=read.path("corpus", base),
-        telegram=load_telegram_settings(read),
+        telegram=load_telegram_settings(read, base),
         index_dir=read.path("index_dir", base, DEFAULT_INDEX_DIR),
         preload_index=read.flag("preload_index", default(Settings, "preload_index")),
         index_memory_mb=read.number("index_memory_mb", default(Settings, "index_memory_mb"), 0, 1_000_000),
@@ -393,7 +398,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
     )
 
 
-def load_telegram_settings(read: _Reader) -> TelegramSettings:
+def load_telegram_settings(read: _Reader, base: Path) -> TelegramSettings:
     """The ``telegram:`` section, checked; webhook mode needs a public https URL."""
     mode = read.choice("telegram.mode", default(TelegramSettings, "mode"), ("polling", "webhook"))
     webhook_url = read.text("telegram.webhook.url", default(TelegramSettings, "webhook_url"))
@@ -409,6 +414,7 @@ def load_telegram_settings(read: _Reader) -> TelegramSettings:
             "telegram.webhook.port", default(TelegramSettings, "webhook_port"), 1, 65535, integer=True
         ),
         webhook_path=read.text("telegram.webhook.path", default(TelegramSettings, "webhook_path")).strip("/"),
+        inbox=read.path("telegram.inbox", base, str(default(TelegramSettings, "inbox"))),
         allowed_chat_ids=read.ids("telegram.allowed_chat_ids"),
         admin_user_ids=read.ids("telegram.admin_user_ids"),
         **_numbers(read, TelegramSettings, "telegram", TELEGRAM_BOUNDS),

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -22,11 +23,15 @@ def start_serve(
     env: dict | None = None,
     stdout: int | IO = subprocess.PIPE,
     stderr: int | IO = subprocess.PIPE,
+    inbox: Path | None = None,
 ) -> subprocess.Popen:
     """Start ``python -m bot -v --lang en serve`` with the token and the Bot API address in its
     environment (English: the tests read its lines).
 
-    Pass files as ``stdout``/``stderr`` when the bot logs a lot (a full pipe would block it)."""
+    ``inbox``: the inbox of fetched updates (default: a new one in a temporary folder; pass
+    the same path to a restarted bot). Pass files as ``stdout``/``stderr`` when the bot logs
+    a lot (a full pipe would block it)."""
+    inbox = inbox or Path(tempfile.mkdtemp(prefix="bot-inbox-")) / "inbox.sqlite"
     environment = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url, **(env or {}))
     environment.pop("BOT_CONFIG", None)
     command = [
@@ -41,6 +46,8 @@ def start_serve(
         str(corpus),
         "--index-dir",
         str(index_dir),
+        "--inbox",
+        str(inbox),
         *extra,
     ]
     return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=stdout, stderr=stderr, text=True)

@@ -7,9 +7,15 @@ answerCallbackQuery, answerInlineQuery and sendChatAction. Every call is recorde
 (method + parameters). Like Telegram it refuses HTML it cannot parse, texts over 4096
 characters and button data over 64 bytes, so a bug shows up as a failed request.
 
+Like Telegram it forgets updates once a later ``offset`` confirms them (``confirmed`` counts
+them) and refuses ``answerCallbackQuery``/``answerInlineQuery`` for a query older than
+``query_ttl`` seconds (15 by default; tests shorten it).
+
 Faults on demand: 429 ``RetryAfter`` now and then (``flood_every``), slow answers
 (``delay``), an outage answering 5xx whose description echoes the request path with the
-token in it (``outage``), and the server gone altogether (``go_down``/``come_back``).
+token in it (``outage``; ``html=True``: a proxy's HTML error page instead of JSON), the
+server gone altogether (``go_down``/``come_back``), a revoked token (``revoke_token``:
+401 Unauthorized until ``restore_token``) and deleted messages (``delete_message``).
 
 python-telegram-bot posts to ``/bot<TOKEN>/<method>`` with form-encoded (or JSON, or
 multipart) bodies whose nested values are JSON strings. Commands in updates need a
@@ -212,8 +218,19 @@ def entities_for(text: str) -> list[dict[str, Any]]:
 class FakeBotApi:
     """The fake server; use as a context manager. ``base_url`` goes to PTB's ``base_url``."""
 
-    def __init__(self, token: str = TOKEN, bot: dict[str, Any] | None = None, max_poll_wait: float = 0.5):
+    def __init__(
+        self,
+        token: str = TOKEN,
+        bot: dict[str, Any] | None = None,
+        max_poll_wait: float = 0.5,
+        query_ttl: float = 15.0,
+    ):
         self.token = token
+        self.revoked = False
+        self.query_ttl = query_ttl
+        self.query_times: dict[str, float] = {}  # callback and inline query id -> when it was pushed
+        self.confirmed = 0  # updates forgotten because a later offset confirmed them
+        self.outage_html = False
         self.bot = dict(bot or BOT)
         self.max_poll_wait = max_poll_wait
         self.calls: list[Call] = []
@@ -306,11 +323,19 @@ class FakeBotApi:
         body = request.rfile.read(length) if length else b""
         params = self._parse(request.headers.get("Content-Type") or "", body, url.query)
         method = match.group("method")
-        if match.group("token") != self.token:
+        if match.group("token") != self.token or self.revoked:
+            self._record(Call(method, params, time.monotonic(), error="Unauthorized"))
             return self._respond(request, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         call = Call(method, params, time.monotonic())
         try:
             with self.cond:
+                if self.outage_status is not None and self.outage_html:
+                    call.error = "HTML error page"
+                    self._record(call)
+                    page = (
+                        f"<html><head><title>{self.outage_status} Bad Gateway</title></head><body>nginx</body></html>"
+                    )
+                    return self._respond_raw(request, self.outage_status, page.encode(), "text/html")
                 if self.outage_status is not None:
                     raise ApiError(self.outage_status, f"Bad Gateway: upstream failed for POST {url.path}")
                 queued = self.failures.get(method)
@@ -339,9 +364,12 @@ class FakeBotApi:
 
     @staticmethod
     def _respond(request: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+        FakeBotApi._respond_raw(request, status, json.dumps(payload).encode(), "application/json")
+
+    @staticmethod
+    def _respond_raw(request: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str) -> None:
         request.send_response(status)
-        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Type", content_type)
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the bot stopped polling
@@ -403,6 +431,12 @@ class FakeBotApi:
         raise ApiError(404, f"Not Found: method {method} is not in the fake server")
 
     def _check(self, method: str, params: dict[str, Any]) -> None:
+        if method in ("answerCallbackQuery", "answerInlineQuery"):
+            key = "callback_query_id" if method == "answerCallbackQuery" else "inline_query_id"
+            with self.cond:
+                pushed = self.query_times.get(str(params.get(key)))
+            if pushed is None or time.monotonic() - pushed > self.query_ttl:
+                raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         if method == "answerInlineQuery":
             for result in params.get("results", []):
                 content = result.get("input_message_content") or {}
@@ -474,7 +508,9 @@ class FakeBotApi:
         deadline = time.monotonic() + wait
         with self.cond:
             if offset:
-                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                kept = [u for u in self.updates if u["update_id"] >= offset]
+                self.confirmed += len(self.updates) - len(kept)
+                self.updates = kept
             while not self.updates and time.monotonic() < deadline:
                 self.cond.wait(deadline - time.monotonic())
             return self.updates[:limit]
@@ -501,11 +537,26 @@ class FakeBotApi:
         """Hold every answer to ``method`` for ``seconds`` (0 to stop)."""
         self.delays[method] = seconds
 
-    def outage(self, status: int | None = 502) -> None:
+    def outage(self, status: int | None = 502, html: bool = False) -> None:
         """Answer every request with ``status`` (None ends the outage); the description echoes
-        the request path, token included, as some proxies do."""
+        the request path, token included, as some proxies do (``html``: an HTML page instead)."""
         with self.cond:
             self.outage_status = status
+            self.outage_html = html
+
+    def revoke_token(self) -> None:
+        """Answer every request 401 Unauthorized, as Telegram does for a revoked token."""
+        with self.cond:
+            self.revoked = True
+
+    def restore_token(self) -> None:
+        with self.cond:
+            self.revoked = False
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Forget a message the bot sent (deleted by a user): editing it fails like on Telegram."""
+        with self.cond:
+            self.sent.pop((chat_id, message_id), None)
 
     def fail_next(self, method: str, code: int = 400, description: str = "Bad Request: test failure") -> None:
         """Make the next call of ``method`` fail like Telegram would ('{path}' in ``description``
@@ -516,6 +567,9 @@ class FakeBotApi:
     def push(self, **update: Any) -> dict[str, Any]:
         with self.cond:
             update = {"update_id": next(self._update_ids), **update}
+            for kind in ("callback_query", "inline_query"):  # their answers are taken for query_ttl s
+                if isinstance(update.get(kind), dict) and "id" in update[kind]:
+                    self.query_times[str(update[kind]["id"])] = time.monotonic()
             self.updates.append(update)
             self.cond.notify_all()
         return update

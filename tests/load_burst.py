@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,10 @@ class BurstFigures:
     latency_max_ms: float = 0.0
     max_private_per_3s: int = 0
     max_group_per_minute: int = 0
+    inline_queries: int = 0
+    inline_answered: int = 0
+    press_answer_max_ms: float = 0.0  # from the press to its answerCallbackQuery
+    inline_answer_max_ms: float = 0.0  # from the inline query to its answerInlineQuery
     problems: list[str] = field(default_factory=list)
 
 
@@ -136,9 +141,17 @@ def pace(calls: list[Call]) -> tuple[int, int]:
 
 
 def run_burst(
-    api: FakeBotApi, asked: list[Asked], press_share: float = 0.1, timeout: float = 300, seed: int = 2
+    api: FakeBotApi,
+    asked: list[Asked],
+    press_share: float = 0.1,
+    timeout: float = 300,
+    seed: int = 2,
+    inline: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> BurstFigures:
-    """Push every question at once, press "more" under some answers, wait for all replies."""
+    """Push every question (and ``inline`` inline queries) at once, press "more" under some
+    answers, wait for all replies. ``progress`` is called with the number answered so far
+    (a test may kill and restart the bot from there)."""
     rng = random.Random(seed)
     figures = BurstFigures(questions=len(asked))
     chats = {a.chat["id"] for a in asked}
@@ -157,6 +170,13 @@ def run_burst(
             by_message[(item.chat["id"], item.message_id)] = item
     presses: dict[tuple[int, int], float] = {}  # (chat, message id) pressed -> when
     pressed_done: set[tuple[int, int]] = set()
+    queries: dict[str, float] = {}  # callback or inline query id -> when pushed
+    answered_queries: dict[str, float] = {}  # -> latency in ms
+    inline_ids: set[str] = set()
+    for n in range(inline):
+        update = api.inline(QUESTIONS[n % len(QUESTIONS)], user=asked[n % len(asked)].user)
+        queries[update["inline_query"]["id"]] = time.monotonic()
+        inline_ids.add(update["inline_query"]["id"])
     seen = 0
     deadline = started + timeout
     while time.monotonic() < deadline:
@@ -168,6 +188,11 @@ def run_burst(
                 if not call.error.startswith("Too Many Requests"):
                     figures.errors += 1
                     figures.problems.append(f"{call.method}: {call.error}")
+                continue
+            if call.method in ("answerCallbackQuery", "answerInlineQuery"):
+                query_id = str(call.params.get("callback_query_id") or call.params.get("inline_query_id"))
+                if query_id in queries and query_id not in answered_queries:
+                    answered_queries[query_id] = (call.at - queries[query_id]) * 1000
                 continue
             if call.method == "editMessageText":
                 key = (int(call.params["chat_id"]), int(call.params["message_id"]))
@@ -181,6 +206,9 @@ def run_burst(
                 continue
             if item.reply is not None:
                 figures.duplicates += 1
+                figures.problems.append(
+                    f"answered twice in {item.chat['id']}: {item.question!r} at {item.reply.at:.3f} and {call.at:.3f}"
+                )
                 continue
             item.reply = call
             rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
@@ -192,14 +220,30 @@ def run_burst(
             ]
             if more and rng.random() < press_share:
                 shown = api.current(call)
-                api.press(shown, more[0], user=item.user)
+                update = api.press(shown, more[0], user=item.user)
                 presses[(int(call.params["chat_id"]), shown["message_id"])] = time.monotonic()
-        if all(a.reply is not None for a in asked) and len(pressed_done) == len(presses):
+                queries[update["callback_query"]["id"]] = time.monotonic()
+        if progress is not None:
+            progress(sum(a.reply is not None for a in asked))
+        if (
+            all(a.reply is not None for a in asked)
+            and len(pressed_done) == len(presses)
+            and len(answered_queries) == len(queries)
+        ):
             break
     figures.seconds = time.monotonic() - started
     figures.answered = sum(a.reply is not None for a in asked)
     figures.lost = figures.questions - figures.answered
     figures.presses, figures.presses_answered = len(presses), len(pressed_done)
+    figures.inline_queries = len(inline_ids)
+    figures.inline_answered = len(inline_ids & answered_queries.keys())
+    press_ms = [ms for query_id, ms in answered_queries.items() if query_id not in inline_ids]
+    inline_ms = [ms for query_id, ms in answered_queries.items() if query_id in inline_ids]
+    figures.press_answer_max_ms = max(press_ms, default=0.0)
+    figures.inline_answer_max_ms = max(inline_ms, default=0.0)
+    unanswered = len(queries) - len(answered_queries)
+    if unanswered:
+        figures.problems.append(f"{unanswered} button presses or inline queries never answered")
     figures.retry_after_sent = api.flooded
     latencies = sorted((a.reply.at - a.pushed_at) * 1000 for a in asked if a.reply is not None)
     if latencies:
@@ -250,4 +294,12 @@ def table(figures: BurstFigures) -> list[tuple[str, str]]:
         ("whole burst", f"{figures.seconds:.0f} s"),
         ("most messages to one private chat in any 3 s", str(figures.max_private_per_3s)),
         ("most messages to one group in any 60 s", str(figures.max_group_per_minute)),
+        (
+            "button presses: slowest answer (answerCallbackQuery)",
+            f"{figures.press_answer_max_ms / 1000:.1f} s",
+        ),
+        (
+            "inline queries answered / slowest answer",
+            f"{figures.inline_answered} of {figures.inline_queries} / {figures.inline_answer_max_ms / 1000:.1f} s",
+        ),
     ]

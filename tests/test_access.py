@@ -153,6 +153,29 @@ def test_token_redacted_in_any_letter_case():
     assert TOKEN.lower() not in record.getMessage().lower() and "<token>" in record.getMessage()
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        TOKEN,
+        TOKEN.replace(":", "%3A"),  # percent-encoded, as some error pages echo a request URL
+        TOKEN.replace(":", "%3a").upper(),
+        TOKEN.replace(":", "%253A"),  # encoded twice
+        "".join(f"%{ord(c):02X}" for c in TOKEN),  # every character encoded
+        "".join(f"%{ord(c):02x}" for c in TOKEN).swapcase(),
+        TOKEN.replace(":", "\\u003a"),  # JSON-escaped
+        TOKEN.split(":")[1],  # the secret alone (split at the colon)
+        TOKEN.split(":")[1].lower(),
+    ],
+)
+def test_token_redacted_in_every_form(form):
+    secret = TOKEN.split(":")[1]
+    text = f"Bad Gateway: POST /bot{form}/getUpdates failed (bot {TOKEN.split(':')[0]})"
+    redacted = redact_token(text, TOKEN)
+    assert "<token>" in redacted
+    assert secret.lower() not in redacted.lower()
+    assert "".join(f"%{ord(c):02x}" for c in secret[-6:]) not in redacted.lower()
+
+
 @pytest.mark.parametrize("markup", ["<b>đậm</b>", "<script>alert('x')</script>", "Tôm & Cua &amp; &lt;"])
 def test_markup_in_the_corpus_is_shown_as_text(shipped, tmp_path, markup):
     settings, _ = shipped

@@ -7,6 +7,7 @@ warnings, progress and answers; the texts are in config/messages.yaml.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import logging
@@ -123,7 +124,9 @@ def build_parser(messages: Messages, lang: str = "vi", prog: str = "python -m bo
     _add_paths(p, h)
 
     _add_paths(command("chat"), h)
-    _add_paths(command("serve"), h)
+    p = command("serve")
+    _add_paths(p, h)
+    p.add_argument("--inbox", metavar="FILE", help=h["inbox"])
 
     p = command("eval")
     p.add_argument("--contexts", required=True, metavar="FILE", help=h["contexts"])
@@ -375,8 +378,11 @@ def serve_failure(exc: BaseException, environment: Environment, settings: Settin
     ``exc`` is not a start-up failure of the bot (a bug: its traceback is worth seeing)."""
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
+    from bot.frontends.telegram.polling import TokenRefused
     from bot.frontends.telegram.redact import redact_token
 
+    if isinstance(exc, TokenRefused):
+        return run.text("cli_serve_token_refused")
     if isinstance(exc, InvalidToken):
         return run.text("cli_serve_token")
     if isinstance(exc, NetworkError):
@@ -394,9 +400,14 @@ def cmd_serve(args: argparse.Namespace, run: Run) -> int:
     if not environment.token:
         raise UserError(run.text("cli_token_missing", prog=run.prog))
     from bot.frontends.telegram.app import serve
+    from bot.frontends.telegram.polling import TokenRefused
     from bot.frontends.telegram.redact import redact_token
 
     settings = _settings(args)
+    if args.inbox:
+        settings = dataclasses.replace(
+            settings, telegram=dataclasses.replace(settings.telegram, inbox=Path(args.inbox))
+        )
     with notice(run.text("cli_opening", corpus=settings.corpus)):
         service, report = Service.open(settings, progress=_progress())
     _print_problems(report.problems, run)
@@ -412,7 +423,7 @@ def cmd_serve(args: argparse.Namespace, run: Run) -> int:
         line = serve_failure(exc, environment, settings, run)
         if line is None:
             raise
-        if run.verbose:
+        if run.verbose and not isinstance(exc, TokenRefused):  # a token refused while running is no bug
             run.warn(redact_token("".join(traceback.format_exception(exc)), environment.token))
         raise UserError(line) from None
     return 0

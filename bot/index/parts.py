@@ -22,6 +22,7 @@ import numpy as np
 
 from bot.corpus.article import Article
 from bot.index.article_table import ArticleView, first_passages, passage_counts
+from bot.index.live_files import LiveFiles
 from bot.search.bm25 import RANGE_SIZE, BM25Params, Postings, PostingSource, compile_scorer, okapi_idf
 
 RECENT_QUESTIONS = 64  # whose posting lists and range bounds may stay mapped when pages are released
@@ -188,6 +189,7 @@ class PassageIndex:
     manifest: dict[str, Any]
     params: BM25Params
     memory_mb: float = 0  # mapped index pages kept resident at most (0: no limit); see ``release_pages``
+    files: LiveFiles | None = None  # the version's files, held open to see changes in place (``damaged``)
 
     # set from the parts at construction:
     passage_starts: np.ndarray = field(
@@ -273,6 +275,10 @@ class PassageIndex:
                     ),
                 )
             )
+
+    def damaged(self) -> str | None:
+        """Why the index must not be read any more (a file of it changed in place), or None."""
+        return self.files.changed() if self.files is not None else None
 
     # --- memory --------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from bot.files import fsync_dir, write_synced
 from bot.index.article_table import ArticleTable, encode_articles, passage_counts
+from bot.index.live_files import LiveFiles
 from bot.index.parts import READ_SPANS, Part, PassageIndex, global_idf
 from bot.index.postings import with_range_bounds
 from bot.search.bm25 import RANGE_SIZE, BM25Params
@@ -375,8 +376,12 @@ def load_index(
     in well under a second); True or "full" checks the full CRC32 of every file; False
     checks sizes only.
     """
-    _, manifest, parts, idf = load_parts(index_dir, verify, preload=preload)
-    return PassageIndex(parts, idf, manifest, params, memory_mb)
+    version, manifest, parts, idf = load_parts(index_dir, verify, preload=preload)
+    try:
+        files = LiveFiles(version, [version / name for name in manifest.get("files", {})])
+    except OSError as exc:
+        raise IndexError_(f"{version}: cannot load ({exc})") from None
+    return PassageIndex(parts, idf, manifest, params, memory_mb, files)
 
 
 def load_configured_index(settings: Settings) -> PassageIndex:

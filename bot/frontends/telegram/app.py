@@ -6,7 +6,7 @@ the replies are composed in bot.frontends.telegram.replies and sent by .handlers
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 import logging
 import sys
 from typing import TextIO
@@ -31,20 +31,22 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.frontends.messages import DEFAULT_LANGUAGE, Messages
 from bot.frontends.telegram import follow as live_news
 from bot.frontends.telegram import handlers as on
 from bot.frontends.telegram.buttons import MORE, PAGE, SOURCES, data_pattern
 from bot.frontends.telegram.limits import ChatRateLimiter
+from bot.frontends.telegram.polling import ALLOWED_UPDATES, run_polling
 from bot.frontends.telegram.redact import protect_token_in_logs
 from bot.frontends.telegram.replies import Replies
+from bot.frontends.telegram.transport import POOL_SIZE, HandOverTransport
 from bot.service import Service
 from bot.settings import Environment
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 PRIVATE_COMMANDS = ("ask", "sources", "source", "start", "help")
 GROUP_COMMANDS = ("ask", "sources", "source", "help")
 COMMAND_LANGUAGES = ("vi", "en")
@@ -93,8 +95,26 @@ def api_urls(base_url: str) -> tuple[str, str]:
     return trimmed, trimmed[: -len("/bot")] + "/file/bot"
 
 
-def build_application(service: Service, messages: Messages, token: str, base_url: str | None = None) -> Application:
-    """The python-telegram-bot Application with every handler, talking to ``base_url`` if given."""
+class QuietInvalidJson(logging.Filter):
+    """Drops PTB's traceback for a response that is not JSON (a proxy's HTML error page):
+    the failed request is reported once, by the poller or the error handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Can not load invalid JSON data")
+
+
+def quiet_library_logs() -> None:
+    """Install ``QuietInvalidJson`` on every log handler (after ``protect_token_in_logs``)."""
+    quiet = QuietInvalidJson()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(quiet)
+
+
+def build_application(
+    service: Service, messages: Messages, token: str, base_url: str | None = None, updater: bool = True
+) -> Application:
+    """The python-telegram-bot Application with every handler, talking to ``base_url`` if given
+    (``updater=False``: without PTB's Updater; ``polling.run_polling`` fetches the updates)."""
     builder = (
         Application.builder()
         .token(token)
@@ -109,11 +129,17 @@ def build_application(service: Service, messages: Messages, token: str, base_url
         .concurrent_updates(service.settings.telegram.concurrent_updates)
         .post_init(on_startup)
     )
+    if not updater:
+        transport = HandOverTransport()  # polling.Dispatcher marks a reply's update done once written
+        request = HTTPXRequest(connection_pool_size=POOL_SIZE, httpx_kwargs={"transport": transport})
+        builder = builder.updater(None).request(request)
     if base_url:
         api_url, file_url = api_urls(base_url)
         builder = builder.base_url(api_url).base_file_url(file_url)
     application = builder.build()
     application.bot_data["replies"] = Replies(service, messages)
+    if not updater:
+        application.bot_data["transport"] = transport
     application.add_handler(TypeHandler(Update, on.gate), group=-1)
     live_news.register(application, service, messages)  # /latest, /follow, ... and the scheduled pull
     application.add_handlers(
@@ -144,9 +170,10 @@ def build_application(service: Service, messages: Messages, token: str, base_url
 def serve(service: Service, messages: Messages, environment: Environment, out: TextIO = sys.stdout) -> None:
     """Run the bot until Ctrl+C (or SIGTERM): long polling, or a webhook server if configured."""
     protect_token_in_logs(environment.token)
+    quiet_library_logs()
     base_url = environment.api_base_url
-    application = build_application(service, messages, environment.token, base_url)
     options = service.settings.telegram
+    application = build_application(service, messages, environment.token, base_url, updater=options.mode == "webhook")
     where = base_url or "https://api.telegram.org/bot"
     print(f"starting the Telegram bot (Bot API: {where.split('://', 1)[-1].split('/', 1)[0]})", file=out, flush=True)
     if options.mode == "webhook":
@@ -159,4 +186,4 @@ def serve(service: Service, messages: Messages, environment: Environment, out: T
             allowed_updates=ALLOWED_UPDATES,
         )
     else:
-        application.run_polling(timeout=dt.timedelta(seconds=options.polling_timeout), allowed_updates=ALLOWED_UPDATES)
+        asyncio.run(run_polling(application, options, environment.token, on_started=on_startup))

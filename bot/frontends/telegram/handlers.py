@@ -17,11 +17,12 @@ import time
 
 from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.frontends.telegram.buttons import Press
 from bot.frontends.telegram.replies import Replies
+from bot.service import IndexRebuilding
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,29 @@ def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Press | 
     return replies_of(context).press(query.data, message.text if message else None), message
 
 
+GONE = ("message to edit not found", "message can't be edited", "message_id_invalid", "message not found")
+EXPIRED_QUERY = ("query is too old", "query_id_invalid", "query id is invalid")
+
+
+async def _acknowledge(update: Update) -> None:
+    """Answer the press at once (Telegram shows a spinner until then and refuses late answers)."""
+    try:
+        await update.callback_query.answer()
+    except BadRequest as exc:
+        if not any(words in str(exc).lower() for words in EXPIRED_QUERY):
+            raise
+        log.info("button press %s answered too late: %s", update.callback_query.id, exc)
+
+
 async def _edit(update: Update, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    """Edit the message under the pressed button; one that is gone (deleted, too old) is left alone."""
     try:
         await update.callback_query.edit_message_text(text, reply_markup=keyboard)
     except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
+        reason = str(exc).lower()
+        if any(words in reason for words in GONE):
+            log.info("button press on a message that is gone: %s", exc)
+        elif "not modified" not in reason:
             raise
 
 
@@ -163,9 +182,9 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     (press, _), replies = _press(update, context), replies_of(context)
     if press is None:
         return await on_stale_button(update, context)
+    await _acknowledge(update)
     text, keyboard = await asyncio.to_thread(replies.answer, press.state, _lang(update, replies), press.offset)
     await _edit(update, text, keyboard)
-    await update.callback_query.answer()
 
 
 async def on_cited_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -173,9 +192,9 @@ async def on_cited_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     (press, message), replies = _press(update, context), replies_of(context)
     if press is None:
         return await on_stale_button(update, context)
+    await _acknowledge(update)
     text = await asyncio.to_thread(replies.cited_sources, press.state, _lang(update, replies), press.offset)
     await message.reply_html(text, do_quote=True)
-    await update.callback_query.answer()
 
 
 async def on_sources_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -183,9 +202,9 @@ async def on_sources_page(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     (press, _), replies = _press(update, context), replies_of(context)
     if press is None:
         return await on_stale_button(update, context)
+    await _acknowledge(update)
     text, keyboard = await asyncio.to_thread(replies.sources, press.state, _lang(update, replies), press.offset)
     await _edit(update, text, keyboard)
-    await update.callback_query.answer()
 
 
 async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -217,6 +236,19 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
+async def _say_rebuilding(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The index is being rebuilt (it was damaged under the bot): say so, no apology, no traceback."""
+    replies = replies_of(context)
+    lang = _lang(update, replies)
+    with contextlib.suppress(TelegramError):
+        if update.callback_query:
+            await update.callback_query.answer(replies.plain("index_rebuilding", lang), show_alert=True)
+        elif update.inline_query:
+            await update.inline_query.answer([], cache_time=0)
+        elif update.effective_message:
+            await update.effective_message.reply_html(replies.text("index_rebuilding", lang))
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure; tell the user with a short apology (never a traceback).
 
@@ -225,6 +257,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update is None and isinstance(context.error, (NetworkError, TimedOut)):
         log.warning("Bot API unreachable, retrying: %s", context.error)
         return
+    if isinstance(context.error, InvalidToken):
+        log.error("the Bot API refused the token: %s", context.error)  # the poller ends the process
+        return
+    if isinstance(context.error, IndexRebuilding) and isinstance(update, Update):
+        await _say_rebuilding(update, context)
+        return
+    reason = str(context.error).lower()
+    if isinstance(context.error, BadRequest) and any(words in reason for words in EXPIRED_QUERY):
+        log.info("a button press or inline query expired before its answer: %s", context.error)
+        return  # Telegram no longer takes an answer to it: no apology either
     log.error("failed to handle an update: %s", context.error, exc_info=context.error)
     if not isinstance(update, Update):
         return

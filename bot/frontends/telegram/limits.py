@@ -26,6 +26,7 @@ PRIVATE_RATE = (3, 3.4)  # messages, seconds: under one a second on average, bur
 GROUP_RATE = (20, 61.0)  # twenty messages a minute in a group, and a second of slack
 MAX_RETRIES = 5  # RetryAfter answers retried before a request fails
 UNPACED = frozenset({"sendChatAction"})  # not messages: no per-chat window, no overall limit
+UNLIMITED = frozenset({"getUpdates"})  # polling is not held behind the replies
 _MAX_WINDOWS = 4096
 
 
@@ -41,6 +42,13 @@ class SlidingWindow:
     def _expire(self, now: float) -> None:
         while self.times and now - self.times[0] >= self.period:
             self.times.popleft()
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until an acquisition would pass (0: now)."""
+        self._expire(now)
+        if self.lock.locked():
+            return 0.05  # somebody is sending or waiting for the slot
+        return 0.0 if len(self.times) < self.max_rate else self.period - (now - self.times[0])
 
     def idle(self, now: float) -> bool:
         self._expire(now)
@@ -71,6 +79,13 @@ class ChatRateLimiter(AIORateLimiter):
         self.private_rate = private_rate
         self.group_rate = group_rate
         self.windows: dict[int | str, SlidingWindow] = {}
+        self.delivered: Callable[[str], None] | None = None  # told of each message Telegram accepted
+        self.refused: Callable[[str], None] | None = None  # told of each attempt that failed (429 included)
+
+    def wait_s(self, chat_id: int) -> float:
+        """Seconds until a message to ``chat_id`` would pass its window (0: now)."""
+        window = self.windows.get(chat_id)
+        return window.wait_s(asyncio.get_running_loop().time()) if window is not None else 0.0
 
     def window(self, endpoint: str, data: dict[str, Any]) -> SlidingWindow | None:
         """The window a request must pass: its chat's, or None (not a message to a chat)."""
@@ -97,6 +112,8 @@ class ChatRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
+        if endpoint in UNLIMITED:
+            return await callback(*args, **kwargs)
         if endpoint in UNPACED:
             data = {k: v for k, v in data.items() if k != "chat_id"}  # AIORateLimiter: not a chat request
         window = self.window(endpoint, data)
@@ -105,6 +122,14 @@ class ChatRateLimiter(AIORateLimiter):
 
         async def paced(*a: Any, **kw: Any) -> Any:  # also paces each retry
             await window.acquire()
-            return await callback(*a, **kw)
+            try:
+                return await callback(*a, **kw)
+            except Exception:
+                if self.refused is not None:
+                    self.refused(endpoint)
+                raise
 
-        return await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
+        result = await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
+        if self.delivered is not None:
+            self.delivered(endpoint)
+        return result

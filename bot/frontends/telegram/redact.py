@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
+SEPARATORS = (":", "%3a", "%253a", "\\u003a", "\\x3a")  # the colon: literal, percent-encoded (once, twice), escaped
+MIN_SECRET = 8  # the part after the colon is redacted on its own when at least this long
+
+
+def _char_forms(char: str) -> str:
+    """A regex for one character of the token: itself, or percent-encoded (once or twice)."""
+    code = f"{ord(char):02x}"
+    return f"(?:{re.escape(char)}|%{code}|%25{code})"
+
+
+@functools.lru_cache(maxsize=8)
+def token_pattern(token: str) -> re.Pattern[str]:
+    """Every form of ``token`` in a text: literal, percent-encoded (``123%3Aabc``, also each
+    character), escaped, in any letter case; and its secret part (after the colon) alone, so a
+    token split at the colon is still hidden."""
+    bot_id, colon, secret = token.partition(":")
+    forms = []
+    if colon:
+        separator = "|".join(re.escape(s) for s in SEPARATORS)
+        forms.append("".join(_char_forms(c) for c in bot_id) + f"(?:{separator})" + _secret(secret))
+        if len(secret) >= MIN_SECRET:
+            forms.append(_secret(secret))
+    else:
+        forms.append(_secret(token))
+    return re.compile("|".join(forms), re.IGNORECASE)
+
+
+def _secret(text: str) -> str:
+    return "".join(_char_forms(c) for c in text)
+
 
 def redact_token(text: str, token: str) -> str:
-    """``text`` with the bot token replaced by '<token>', in any letter case (PTB changes the
-    case of error descriptions, which may echo the request URL)."""
-    return re.sub(re.escape(token), "<token>", text, flags=re.IGNORECASE) if token else text
+    """``text`` with the bot token replaced by '<token>', in any form (``token_pattern``): PTB
+    changes the case of error descriptions, and error pages echo request URLs percent-encoded."""
+    return token_pattern(token).sub("<token>", text) if token else text
 
 
 class RedactToken(logging.Filter):

@@ -29,7 +29,11 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RELOAD_NOTES = {ReloadStatus.UNCHANGED: "reload_unchanged", ReloadStatus.REBUILT: "reload_rebuilt"}
+RELOAD_NOTES = {
+    ReloadStatus.UNCHANGED: "reload_unchanged",
+    ReloadStatus.REBUILT: "reload_rebuilt",
+    ReloadStatus.CHANGED: "reload_changed",
+}
 
 
 class Replies:
