@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or refresh the index")
     _add_paths(p)
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p.add_argument("--workers", type=int, default=None, help="segmenting processes (default: index.workers)")
 
     p = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     p.add_argument("question", help="the question, or '-' for standard input")
@@ -141,7 +142,7 @@ def open_service(args: argparse.Namespace, settings: Settings, quiet: bool = Fal
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args).with_workers(args.workers)
     report = build(settings, force=args.force, progress=_progress())
     _print_problems(report.problems)
     print(describe_build(report, settings))

@@ -24,7 +24,8 @@ from bot.index.article_table import passage_counts
 from bot.index.fingerprint import article_key, full_fingerprint, index_settings
 from bot.index.parts import Part, PassageIndex, articles_of
 from bot.index.postings import build_arrays
-from bot.index.segment_cache import SegmentCache
+from bot.index.runs import build_part_arrays
+from bot.index.segment_cache import SEGMENT_CACHE_FILE, SegmentCache
 from bot.index.segmenter import SegmentedArticle, segment_articles
 from bot.index.storage import (
     IndexError_,
@@ -154,13 +155,16 @@ def build_index(
         )
         if isinstance(outcome, FullBuildDue):
             log.debug("building the index in full: %s", outcome.reason)
-            cache = SegmentCache.in_index(settings.index_dir)
+            SegmentCache.in_index(settings.index_dir).close()  # made (WAL) before the workers write to it
+            cache_path = settings.index_dir / SEGMENT_CACHE_FILE
+            arrays, texts, per_article, fresh = build_part_arrays(
+                corpus.articles, keys, settings, cache_path, progress=progress
+            )
+            cache = SegmentCache(cache_path)
             try:
-                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress, keys=keys)
                 cache.keep_only(set(keys))
             finally:
                 cache.close()
-            arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
             part = Part(new_part_name("m"), arrays, texts, _article_list(metas, per_article))
             write_version(settings.index_dir, [part], manifest, settings.bm25.epsilon)
             outcome = BuildReport(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.index.segment_cache import SegmentCache
 
 TERM_IDS_SIZE = 1_000_000  # terms a numbering holds before it starts again (bigger costs more in cache misses)
+POOL_MIN_CHARS = 2_000_000  # fewer characters to segment: in this process (starting workers would cost more)
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,17 @@ def _count_terms(
 
 # --- segmenting a build's articles (in worker processes when there are many) -------------
 
+
+def default_workers(settings: Settings) -> int:
+    """Segmenting processes of a build: ``index.workers``, or every core this process may use (0)."""
+    if settings.index_workers:
+        return settings.index_workers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 _worker: Segmenter | None = None  # a worker process's own segmenter (set by ``_start_worker``, there only)
 
 
@@ -289,11 +301,11 @@ def segment_articles(
     done: dict[str, SegmentedArticle] = dict(cached)
     if todo:
         args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
-        workers = workers or min(os.cpu_count() or 1, 4)
+        workers = workers or default_workers(settings)
         total_chars = sum(len(a.text) for _, a in todo)
         batches = _batches(todo, max(1, min(100, len(todo) // (workers * 4) or 1)))  # small: no long tail
         bar = _progress(total_chars, progress)
-        if workers > 1 and total_chars > 2_000_000:
+        if workers > 1 and total_chars > POOL_MIN_CHARS:
             with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=args) as pool:
                 futures = [pool.submit(_segment_in_worker, b) for b in batches]
                 for batch, future in zip(batches, futures):

@@ -1,0 +1,114 @@
+"""A build in worker processes (``index.runs``) gives the arrays of the plain build
+(``segment_articles`` then ``build_arrays``) byte for byte, whatever the number of workers;
+the workers write the segment cache themselves."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.corpus.loading import load_corpus
+from bot.index import postings, runs
+from bot.index.builder import build_index
+from bot.index.fingerprint import article_key
+from bot.index.postings import build_arrays, with_range_bounds
+from bot.index.segment_cache import SegmentCache
+from bot.index.segmenter import segment_articles
+from bot.index.storage import current_version
+
+SENTENCES = [
+    "Sáng {d}/{m}, Ủy ban nhân dân thành phố tổ chức hội nghị tổng kết công tác năm với {n} đại biểu.",
+    "Đảng ủy Khối các cơ quan đã kết nạp {n} đảng viên mới và khen thưởng {d} chi bộ xuất sắc.",
+    "Theo Nghị quyết số {n}/NQ-CP, các địa phương cần đẩy mạnh chuyển đổi số trong quản lý hành chính.",
+    "Chủ tịch HĐND phát biểu chỉ đạo, đề nghị các đơn vị khắc phục hạn chế, nâng cao chất lượng phục vụ người dân.",
+    "Giá xăng RON95 tăng {n} đồng mỗi lít từ 15 giờ chiều {d}/{m}, theo Bộ Công Thương.",
+]
+
+
+def _corpus(path: Path, n_articles: int, seed: int = 3) -> Path:
+    rng = random.Random(seed)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for i in range(n_articles):
+            text = "\n\n".join(
+                " ".join(
+                    rng.choice(SENTENCES).format(d=rng.randint(1, 28), m=rng.randint(1, 12), n=rng.randint(2, 999))
+                    for _ in range(rng.randint(1, 5))
+                )
+                for _ in range(rng.randint(1, 6))
+            )
+            record = {
+                "id": f"a{i}",
+                "title": f"Tin số {i % 7}",
+                "text": text,
+                "source": "Báo Thử",
+                "date": "2021-09-06",
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def _assert_same_arrays(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:
+    for key, array in want.items():
+        assert got[key].dtype == array.dtype and got[key].shape == array.shape, key
+        assert np.array_equal(got[key], array), key
+
+
+def test_arrays_equal_the_plain_build(settings, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(postings, "RANGE_MIN_DF", 8)  # range bounds for the common terms of a small corpus
+    monkeypatch.setattr(runs, "RANGE_MIN_DF", 8)
+    articles = load_corpus(_corpus(tmp_path / "c.jsonl.gz", 60)).articles
+    keys = [article_key(a, settings) for a in articles]
+    plain, _ = segment_articles(articles, settings, None, workers=1, keys=keys)
+    want, want_texts, want_per_article = build_arrays(plain, settings.bm25.epsilon)
+    want = with_range_bounds(want)
+    assert len(want["range_rows"])
+    cache_path = tmp_path / "segments.sqlite"
+    for round_ in ("cold cache", "warm cache"):
+        got, texts, per_article, fresh = runs.build_part_arrays(articles, keys, settings, cache_path, workers=1)
+        _assert_same_arrays(got, want)
+        assert texts == want_texts and per_article == want_per_article
+        assert fresh == (len(articles) if round_ == "cold cache" else 0)
+    cache = SegmentCache(cache_path)
+    try:
+        stored = cache.get_many(keys)
+    finally:
+        cache.close()
+    for item in plain:
+        assert np.array_equal(stored[item.key].hashes, item.hashes) and stored[item.key].texts == item.texts
+    assert not list(tmp_path.glob(".tmp-runs-*"))  # the runs are removed
+
+
+def _index_files(index_dir: Path) -> dict[str, str]:
+    version = current_version(index_dir)
+    return {
+        re.sub(r"^m\w{20}\.", "", p.name): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in version.iterdir()
+        if p.name != "manifest.json"
+    }
+
+
+@pytest.mark.slow  # starts worker processes
+def test_one_and_two_workers_write_identical_files(settings, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(runs, "POOL_MIN_CHARS", 0)  # workers even for a small corpus
+    corpus = _corpus(tmp_path / "c.jsonl.gz", 120)
+    files = {}
+    for workers in (1, 2, 3):
+        s = settings.with_paths(corpus, tmp_path / f"index{workers}").with_workers(workers)
+        report = build_index(s)
+        assert report.segmented == 120
+        files[workers] = _index_files(s.index_dir)
+        cache = SegmentCache.in_index(s.index_dir)
+        try:  # every article's segmentation was written by the workers
+            keys = {article_key(a, s) for a in load_corpus(corpus).articles}
+            assert set(cache.get_many(keys)) == keys
+        finally:
+            cache.close()
+        assert not list(s.index_dir.glob(".tmp-*"))
+    assert len(files[1]) == 17 and files[1] == files[2] == files[3]
