@@ -21,7 +21,7 @@ from bot.answer.sources import SourceDetail, SourceInfo, example_id, get_source,
 from bot.corpus.adding import AddReport, CorpusWriteError, add_files, remove_article
 from bot.corpus.ingest import load_outlets
 from bot.corpus.loading import ParsedFiles, load_corpus
-from bot.index.builder import BuildReport, build_index, ensure_index
+from bot.index.builder import BuildReport, build_index, ensure_index, refresh_index
 from bot.index.fingerprint import full_fingerprint
 from bot.index.parts import PassageIndex
 from bot.index.storage import (
@@ -99,7 +99,7 @@ def build(settings: Settings, force: bool = False, progress: bool = False) -> Bu
         report = build_index(settings, progress=progress, full=True)
         report.reason = "forced"
         return report
-    return ensure_index(settings, progress=progress)[1]
+    return refresh_index(settings, progress=progress)
 
 
 class Service:

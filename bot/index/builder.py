@@ -369,6 +369,21 @@ def _update(
 def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageIndex, BuildReport]:
     """Load the index; build it when missing, stale (corpus or settings changed) or damaged."""
     started = time.perf_counter()
+    index, report = _check_or_build(settings, progress)
+    if index is None:
+        index = load_configured_index(settings)
+        report.seconds = time.perf_counter() - started
+    return index, report
+
+
+def refresh_index(settings: Settings, progress: bool = False) -> BuildReport:
+    """``ensure_index`` without loading the index once built (what ``bot index`` needs)."""
+    return _check_or_build(settings, progress)[1]
+
+
+def _check_or_build(settings: Settings, progress: bool) -> tuple[PassageIndex | None, BuildReport]:
+    """The current index when up to date; else None and the report of the build that made it so."""
+    started = time.perf_counter()
     if not settings.corpus.exists():
         raise FileNotFoundError(str(settings.corpus))
     reason = ""
@@ -393,4 +408,4 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
     report.action = "built" if reason.startswith("no index") else "rebuilt"
     report.reason = reason
     report.seconds = time.perf_counter() - started
-    return load_configured_index(settings), report
+    return None, report
