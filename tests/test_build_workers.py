@@ -55,6 +55,8 @@ def _corpus(path: Path, n_articles: int, seed: int = 3) -> Path:
 
 
 def _assert_same_arrays(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:
+    want = {k: v for k, v in want.items() if k != "term_idf"}  # a version's idf is made when it is written
+    assert set(got) == set(want)
     for key, array in want.items():
         assert got[key].dtype == array.dtype and got[key].shape == array.shape, key
         assert np.array_equal(got[key], array), key
@@ -102,11 +104,11 @@ def test_one_and_two_workers_write_identical_files(settings, tmp_path, monkeypat
     for workers in (1, 2, 3):
         s = settings.with_paths(corpus, tmp_path / f"index{workers}").with_workers(workers)
         report = build_index(s)
-        assert report.segmented == 120
+        keys = {article_key(a, s) for a in load_corpus(corpus).articles}
+        assert len(keys) <= report.segmented <= 120  # an article of the same content may come from the cache
         files[workers] = _index_files(s.index_dir)
         cache = SegmentCache.in_index(s.index_dir)
         try:  # every article's segmentation was written by the workers
-            keys = {article_key(a, s) for a in load_corpus(corpus).articles}
             assert set(cache.get_many(keys)) == keys
         finally:
             cache.close()

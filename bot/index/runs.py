@@ -26,8 +26,8 @@ import numpy as np
 from bot.corpus.article import Article
 from bot.index.postings import RANGE_MIN_DF, stable_hash_order
 from bot.index.segment_cache import SegmentCache
-from bot.index.segmenter import POOL_MIN_CHARS, SegmentedArticle, Segmenter, _batches, _progress, default_workers
-from bot.search.bm25 import RANGE_SIZE, okapi_idf, range_bounds
+from bot.index.segmenter import POOL_MIN_CHARS, SegmentedArticle, Segmenter, _progress, default_workers
+from bot.search.bm25 import RANGE_SIZE, range_bounds
 from bot.settings import Settings
 
 RUN_FIELDS = ("hash", "pos", "doc", "tf")  # a run's files: term key, stream position, passage, count
@@ -38,7 +38,7 @@ RANGES_PER_WORKER = 4  # key ranges merged per worker (a worker holds about 1/(4
 class BatchRun:
     """What a worker hands back for a batch (its postings are in the run's files)."""
 
-    segmented: int  # articles segmented (not found in the cache)
+    segmented: int  # articles segmented (not found in the cache, which other workers fill meanwhile)
     per_article: np.ndarray  # int64: passages of each article
     doc_len: np.ndarray  # int32: terms of each passage
     texts: bytes  # the passages' texts, UTF-8, one after the other
@@ -65,29 +65,32 @@ class KeyRange:
 
 _segmenter: Segmenter | None = None
 _cache: SegmentCache | None = None
+_items: list[tuple[str, Article]] = []  # the build's (key, article)s: a forked worker has them without a copy
 
 
-def _start(settings: Settings, cache_path: str | None) -> None:
-    global _segmenter, _cache
+def _start(settings: Settings, cache_path: str | None, items: list[tuple[str, Article]]) -> None:
+    global _segmenter, _cache, _items
     _segmenter = Segmenter.from_settings(settings)
     _cache = SegmentCache(Path(cache_path)) if cache_path else None
+    _items = items
 
 
 def _stop() -> None:
-    global _segmenter, _cache
+    global _segmenter, _cache, _items
     if _cache is not None:
         _cache.close()
-    _segmenter = _cache = None
+    _segmenter, _cache, _items = None, None, []
 
 
 def run_path(folder: str, batch: int, field: str) -> str:
     return os.path.join(folder, f"{batch:06d}.{field}.npy")
 
 
-def segment_batch(folder: str, number: int, batch: list[tuple[str, Article]]) -> BatchRun:
-    """Batch ``number`` segmented (cached articles read, new ones written to the cache) and
-    its postings saved as a run sorted by term key."""
+def segment_batch(folder: str, number: int, span: tuple[int, int]) -> BatchRun:
+    """Batch ``number`` (the build's articles ``span``) segmented (cached articles read, new
+    ones written to the cache) and its postings saved as a run sorted by term key."""
     assert _segmenter is not None, "not a build worker"
+    batch = _items[span[0] : span[1]]
     done: dict[str, SegmentedArticle] = _cache.get_many([k for k, _ in batch]) if _cache else {}
     todo = [(k, a) for k, a in batch if k not in done]
     if todo:
@@ -199,16 +202,18 @@ def build_part_arrays(
     items = list(zip(keys, articles))
     total_chars = sum(len(a.text) for a in articles)
     pooled = workers > 1 and total_chars > POOL_MIN_CHARS
-    batches = _batches(items, max(1, min(100, len(items) // (workers * 4) or 1)))
+    size = max(1, min(100, len(items) // (workers * 4) or 1))  # small batches: no long tail
+    batches = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
+    chars = [sum(len(a.text) for a in articles[a:b]) for a, b in batches]
     bar = _progress(total_chars, progress)
-    start_args = (settings, str(cache_path) if cache_path else None)
+    start_args = (settings, str(cache_path) if cache_path else None, items)
     try:
         if pooled:
             with ProcessPoolExecutor(max_workers=workers, initializer=_start, initargs=start_args) as pool:
-                return _build(batches, str(runs), pool, RANGES_PER_WORKER * workers, settings.bm25.epsilon, bar)
+                return _build(batches, chars, str(runs), pool, RANGES_PER_WORKER * workers, bar)
         _start(*start_args)
         try:
-            return _build(batches, str(runs), None, 1, settings.bm25.epsilon, bar)
+            return _build(batches, chars, str(runs), None, 1, bar)
         finally:
             _stop()
     finally:
@@ -217,13 +222,15 @@ def build_part_arrays(
 
 
 def _build(
-    batches: list[list[tuple[str, Article]]],
+    batches: list[tuple[int, int]],
+    chars: list[int],
     runs: str,
     pool: ProcessPoolExecutor | None,
     n_ranges: int,
-    epsilon: float,
     bar,
 ) -> tuple[dict[str, np.ndarray], bytes, list[int], int]:
+    """Both steps (in ``pool``, or here): the batches' runs, then ``n_ranges`` key ranges merged."""
+
     def call(fn, *args) -> Future:
         if pool is not None:
             return pool.submit(fn, *args)
@@ -234,14 +241,14 @@ def _build(
     done: list[BatchRun] = []
     for number, future in enumerate([call(segment_batch, runs, n, b) for n, b in enumerate(batches)]):
         done.append(future.result())
-        bar.update(sum(len(a.text) for _, a in batches[number]))
+        bar.update(chars[number])
     doc_len = _concat([d.doc_len for d in done], np.int32)
     positions = np.cumsum([0] + [d.postings for d in done]).tolist()
     passages = np.cumsum([0] + [len(d.doc_len) for d in done]).tolist()
     offsets = [(p, q, d.postings) for p, q, d in zip(positions, passages, done)]
     merged = [f.result() for f in [call(merge_range, runs, offsets, b, doc_len) for b in key_bounds(n_ranges)]]
     per_article = _concat([d.per_article for d in done], np.int64).tolist()
-    arrays = _join_ranges(merged, positions[-1], len(doc_len), epsilon)
+    arrays = _join_ranges(merged, positions[-1])
     offsets_bytes = np.zeros(len(doc_len) + 1, dtype=np.int64)
     np.cumsum(_concat([d.text_sizes for d in done], np.int64), out=offsets_bytes[1:])
     passage_article = np.repeat(np.arange(len(per_article), dtype=np.int32), per_article)
@@ -256,8 +263,9 @@ def _build(
     return arrays, b"".join(d.texts for d in done), per_article, sum(d.segmented for d in done)
 
 
-def _join_ranges(merged: list[KeyRange], n_postings: int, n_docs: int, epsilon: float) -> dict[str, np.ndarray]:
-    """The part's term rows and postings: the key ranges one after the other, with offsets."""
+def _join_ranges(merged: list[KeyRange], n_postings: int) -> dict[str, np.ndarray]:
+    """The part's term rows and postings: the key ranges one after the other, with offsets
+    (no ``term_idf``: a version's idf is worked out over all its parts when it is written)."""
     post_starts = np.cumsum([0] + [len(m.post_doc) for m in merged])
     row_starts = np.cumsum([0] + [len(m.term_hash) for m in merged])
     first_seen = _concat([m.first_seen for m in merged], np.int64)
@@ -265,14 +273,10 @@ def _join_ranges(merged: list[KeyRange], n_postings: int, n_docs: int, epsilon: 
     term_order = np.empty(len(first_seen), dtype=np.int64)
     term_order[appearance] = np.arange(len(first_seen))
     term_ptr = np.append(_concat([m.starts + s for m, s in zip(merged, post_starts)], np.int64), n_postings)
-    df = np.diff(term_ptr)
-    idf = np.empty(len(df), dtype=np.float64)
-    idf[appearance] = okapi_idf(df[appearance], n_docs, epsilon)
     n_ranges = merged[0].range_tf.shape[1] if merged else 0
     return {
         "term_hash": _concat([m.term_hash for m in merged], np.uint64),
         "term_ptr": term_ptr.astype(np.int64),
-        "term_idf": idf,
         "term_order": term_order,
         "term_tfmax": _concat([m.tfmax for m in merged], np.uint16),
         "post_doc": _concat([m.post_doc for m in merged], np.int32),
