@@ -16,7 +16,7 @@ import pytest
 
 from bot.corpus.loading import load_corpus
 from bot.index import postings, runs
-from bot.index.builder import build_index
+from bot.index.builder import build_index, ensure_index
 from bot.index.fingerprint import article_key
 from bot.index.postings import build_arrays, with_range_bounds
 from bot.index.segment_cache import SegmentCache
@@ -114,3 +114,13 @@ def test_one_and_two_workers_write_identical_files(settings, tmp_path, monkeypat
             cache.close()
         assert not list(s.index_dir.glob(".tmp-*"))
     assert len(files[1]) == 17 and files[1] == files[2] == files[3]
+
+
+def test_a_killed_builds_runs_are_removed(settings, tmp_path) -> None:
+    s = settings.with_paths(_corpus(tmp_path / "c.jsonl.gz", 5), tmp_path / "index")
+    build_index(s)
+    stale = s.index_dir / ".tmp-runs-20200101-000000-999999999-abcdef"  # its build (pid) is gone
+    (stale / "000000.hash.npy").parent.mkdir()
+    (stale / "000000.hash.npy").write_bytes(b"")
+    _, report = ensure_index(s)  # up to date: nothing is built, the leftovers go all the same
+    assert report.action == "loaded" and not stale.exists()

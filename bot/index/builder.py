@@ -34,6 +34,7 @@ from bot.index.storage import (
     load_index,
     load_parts,
     new_part_name,
+    remove_stale_temporaries,
     write_version,
 )
 from bot.settings import Settings
@@ -386,6 +387,7 @@ def _check_or_build(settings: Settings, progress: bool) -> tuple[PassageIndex | 
     started = time.perf_counter()
     if not settings.corpus.exists():
         raise FileNotFoundError(str(settings.corpus))
+    remove_stale_temporaries(settings.index_dir)  # of a killed build (the index may be up to date)
     reason = ""
     try:
         index = load_configured_index(settings)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from bot.corpus.article import Article
 from bot.index.postings import RANGE_MIN_DF, stable_hash_order
 from bot.index.segment_cache import SegmentCache
 from bot.index.segmenter import POOL_MIN_CHARS, SegmentedArticle, Segmenter, _progress, default_workers
+from bot.index.storage import remove_stale_temporaries
 from bot.search.bm25 import RANGE_SIZE, range_bounds
 from bot.settings import Settings
 
@@ -194,11 +196,16 @@ def build_part_arrays(
 ) -> tuple[dict[str, np.ndarray], bytes, list[int], int]:
     """``build_arrays(segment_articles(...))`` of ``articles`` (``keys``: their ``article_key``s),
     made in ``workers`` processes (``default_workers``); returns (arrays, texts, passages per
-    article, articles segmented). Temporary runs go to a folder next to the cache."""
+    article, articles segmented). The runs are written to a temporary folder next to the cache
+    (``.tmp-runs-<time>-<pid>-<random>``, removed at the end or, after a kill, by the next build)."""
     workers = workers or default_workers(settings)
-    folder = Path(cache_path).parent if cache_path else Path(os.getcwd())
-    runs = folder / f".tmp-runs-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(3).hex()}"
-    runs.mkdir(parents=True)
+    if cache_path is not None:  # next to the cache, in the index folder (a killed build's runs are removed)
+        remove_stale_temporaries(Path(cache_path).parent)
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(3).hex()}"
+        runs = Path(cache_path).parent / f".tmp-runs-{stamp}"
+        runs.mkdir()
+    else:
+        runs = Path(tempfile.mkdtemp(prefix="bot-runs-"))
     items = list(zip(keys, articles))
     total_chars = sum(len(a.text) for a in articles)
     pooled = workers > 1 and total_chars > POOL_MIN_CHARS
