@@ -263,7 +263,7 @@ def _count_terms(
 
 def default_workers(settings: Settings) -> int:
     """Segmenting processes of a build: ``index.workers``, or every core this process may use (0)."""
-    if settings.index_workers:
+    if settings.index_workers > 0:
         return settings.index_workers
     try:
         return len(os.sched_getaffinity(0))
