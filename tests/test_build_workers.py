@@ -7,8 +7,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +23,10 @@ from bot.index.builder import build_index, ensure_index
 from bot.index.fingerprint import article_key
 from bot.index.postings import build_arrays, with_range_bounds
 from bot.index.segment_cache import SegmentCache
-from bot.index.segmenter import segment_articles
+from bot.index.segmenter import default_workers, segment_articles
 from bot.index.storage import current_version
+from bot.settings import ConfigError, load_settings
+from conftest import PROJECT
 
 SENTENCES = [
     "Sáng {d}/{m}, Ủy ban nhân dân thành phố tổ chức hội nghị tổng kết công tác năm với {n} đại biểu.",
@@ -124,3 +129,26 @@ def test_a_killed_builds_runs_are_removed(settings, tmp_path) -> None:
     (stale / "000000.hash.npy").write_bytes(b"")
     _, report = ensure_index(s)  # up to date: nothing is built, the leftovers go all the same
     assert report.action == "loaded" and not stale.exists()
+
+
+def test_workers_from_config_and_command_line(tmp_path) -> None:
+    config = tmp_path / "config" / "settings.yaml"
+    config.parent.mkdir()
+    config.write_text("corpus: corpus\nindex:\n  workers: 3\n", encoding="utf-8")
+    assert default_workers(load_settings(config)) == 3
+    config.write_text("corpus: corpus\n", encoding="utf-8")
+    assert default_workers(load_settings(config)) >= 1  # every core
+    config.write_text("corpus: corpus\nindex:\n  workers: many\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"index\.workers"):
+        load_settings(config)
+    corpus = _corpus(tmp_path / "c.jsonl.gz", 5)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "index", "--workers", "2", "--corpus", str(corpus)]
+        + ["--index-dir", str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT)),
+    )
+    assert out.returncode == 0 and "5 articles" in out.stdout, out.stderr
