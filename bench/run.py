@@ -495,7 +495,8 @@ def table(f: dict[str, Any]) -> str:
         f"of {f['pyvi_alone'].get('before_s', float('nan')):.0f} s before and "
         f"{f['pyvi_alone'].get('after_s', float('nan')):.0f} s after the build; peak RSS {build['peak_rss_mb']:.0f} MB)",
         f"build on {build.get('workers', 2)} workers: main process {build.get('main_cpu_s', float('nan')):.1f} s of CPU, "
-        f"workers {build.get('workers_cpu_s', float('nan')):.1f} s: main share {build.get('main_cpu_share', float('nan')):.1%}",
+        f"workers {build.get('workers_cpu_s', float('nan')):.1f} s: main share {build.get('main_cpu_share', float('nan')):.1%}"
+        + (" (too few characters for workers: all in the main process)" if build.get("workers_cpu_s") == 0 else ""),
         f"segmentation on {seg.get('workers', 2)} processes: pyvi alone {seg['pyvi_only_chars_per_s'] / 1e3:.0f}k chars/s, "
         f"index terms {seg['index_segmentation_chars_per_s'] / 1e3:.0f}k chars/s ({seg['index_over_pyvi']:.0%})",
         f"add 100 articles: {f['add_100_articles']['seconds']:.1f} s; remove 1 + change 1: "
