@@ -14,6 +14,7 @@ are those of ``postings.build_arrays`` over ``segmenter.segment_articles``, byte
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,8 @@ from bot.index.segmenter import POOL_MIN_CHARS, SegmentedArticle, Segmenter, _pr
 from bot.index.storage import remove_stale_temporaries
 from bot.search.bm25 import RANGE_SIZE, range_bounds
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 RUN_FIELDS = ("hash", "pos", "doc", "tf")  # a run's files: term key, stream position, passage, count
 RANGES_PER_WORKER = 4  # key ranges merged per worker (a worker holds about 1/(4 x workers) of the postings)
@@ -245,15 +248,24 @@ def _build(
         future.set_result(fn(*args))
         return future
 
+    started = time.perf_counter()
     done: list[BatchRun] = []
     for number, future in enumerate([call(segment_batch, runs, n, b) for n, b in enumerate(batches)]):
         done.append(future.result())
         bar.update(chars[number])
+    segmented_at = time.perf_counter()
     doc_len = _concat([d.doc_len for d in done], np.int32)
     positions = np.cumsum([0] + [d.postings for d in done]).tolist()
     passages = np.cumsum([0] + [len(d.doc_len) for d in done]).tolist()
     offsets = [(p, q, d.postings) for p, q, d in zip(positions, passages, done)]
     merged = [f.result() for f in [call(merge_range, runs, offsets, b, doc_len) for b in key_bounds(n_ranges)]]
+    log.info(
+        "%d batches segmented in %.1f s, %d key ranges merged in %.1f s",
+        len(batches),
+        segmented_at - started,
+        n_ranges,
+        time.perf_counter() - segmented_at,
+    )
     per_article = _concat([d.per_article for d in done], np.int64).tolist()
     arrays = _join_ranges(merged, positions[-1])
     offsets_bytes = np.zeros(len(doc_len) + 1, dtype=np.int64)
