@@ -19,11 +19,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import numpy as np
 
 from bot.corpus.article import Article
-
-if TYPE_CHECKING:
-    from datasketch import MinHash
 from bot.text.cleaning import clean_lines
 from bot.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from datasketch import MinHash  # imported where used: it imports scipy (about 1 s at every start)
 
 SHINGLE_WORDS = 5
 NUM_PERM = 64
@@ -84,7 +84,7 @@ def is_near_duplicate(a: set[int], b: set[int]) -> bool:
 
 
 def _sketch(shingle_set: set[int]) -> MinHash:
-    from datasketch import MinHash  # imported when first needed: it imports scipy (about 1 s)
+    from datasketch import MinHash
 
     sketch = MinHash(num_perm=NUM_PERM, hashfunc=int)
     if shingle_set:
