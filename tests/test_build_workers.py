@@ -10,8 +10,10 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +154,40 @@ def test_workers_from_config_and_command_line(tmp_path) -> None:
         env=dict(os.environ, PYTHONPATH=str(PROJECT)),
     )
     assert out.returncode == 0 and "5 articles" in out.stdout, out.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow  # a build big enough for worker processes, killed
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_killed_build_leaves_no_worker_behind(tmp_path) -> None:
+    corpus = _corpus(tmp_path / "c.jsonl.gz", 3000)  # over POOL_MIN_CHARS (about 2.8M characters)
+    build = subprocess.Popen(
+        [sys.executable, "-m", "bot", "index", "--workers", "2", "--corpus", str(corpus)]
+        + ["--index-dir", str(tmp_path / "index")],
+        cwd=PROJECT,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(workers := _children(build.pid)) < 2 and time.monotonic() < deadline and build.poll() is None:
+        time.sleep(0.05)
+    assert len(workers) == 2
+    build.send_signal(signal.SIGKILL)
+    build.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)

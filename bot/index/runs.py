@@ -28,7 +28,14 @@ import numpy as np
 from bot.corpus.article import Article
 from bot.index.postings import RANGE_MIN_DF, stable_hash_order
 from bot.index.segment_cache import SegmentCache
-from bot.index.segmenter import POOL_MIN_CHARS, SegmentedArticle, Segmenter, _progress, default_workers
+from bot.index.segmenter import (
+    POOL_MIN_CHARS,
+    SegmentedArticle,
+    Segmenter,
+    _progress,
+    default_workers,
+    die_with_parent,
+)
 from bot.index.storage import remove_stale_temporaries
 from bot.search.bm25 import RANGE_SIZE, range_bounds
 from bot.settings import Settings
@@ -73,8 +80,10 @@ _cache: SegmentCache | None = None
 _items: list[tuple[str, Article]] = []  # the build's (key, article)s: a forked worker has them without a copy
 
 
-def _start(settings: Settings, cache_path: str | None, items: list[tuple[str, Article]]) -> None:
+def _start(settings: Settings, cache_path: str | None, items: list[tuple[str, Article]], parent: int = 0) -> None:
     global _segmenter, _cache, _items
+    if parent:  # a worker process
+        die_with_parent(parent)
     _segmenter = Segmenter.from_settings(settings)
     _cache = SegmentCache(Path(cache_path)) if cache_path else None
     _items = items
@@ -219,6 +228,7 @@ def build_part_arrays(
     start_args = (settings, str(cache_path) if cache_path else None, items)
     try:
         if pooled:
+            start_args = (*start_args, os.getpid())
             with ProcessPoolExecutor(max_workers=workers, initializer=_start, initargs=start_args) as pool:
                 return _build(batches, chars, str(runs), pool, RANGES_PER_WORKER * workers, bar)
         _start(*start_args)

@@ -7,8 +7,10 @@ numbering that makes the counting fast (``TermIds``), so no memo is shared throu
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import signal
 import struct
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from bot.index.segment_cache import SegmentCache
 
 TERM_IDS_SIZE = 1_000_000  # terms a numbering holds before it starts again (bigger costs more in cache misses)
+PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent dies
 POOL_MIN_CHARS = 2_000_000  # fewer characters to segment: in this process (starting workers would cost more)
 
 
@@ -274,8 +277,25 @@ def default_workers(settings: Settings) -> int:
 _worker: Segmenter | None = None  # a worker process's own segmenter (set by ``_start_worker``, there only)
 
 
-def _start_worker(min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool) -> None:
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker process when its parent (pid ``parent``, the build's main
+    process) dies: a killed build leaves no worker behind, blocked on a result nobody reads.
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere nothing is done."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _start_worker(
+    min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool, parent: int = 0
+) -> None:
     global _worker
+    if parent:
+        die_with_parent(parent)
     _worker = Segmenter(min_chars, max_chars, options, title_in_passages)
 
 
@@ -300,7 +320,7 @@ def segment_articles(
     todo = [(k, a) for k, a in zip(keys, articles) if k not in cached]
     done: dict[str, SegmentedArticle] = dict(cached)
     if todo:
-        args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
+        args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages, os.getpid())
         workers = workers or default_workers(settings)
         total_chars = sum(len(a.text) for _, a in todo)
         batches = _batches(todo, max(1, min(100, len(todo) // (workers * 4) or 1)))  # small: no long tail
