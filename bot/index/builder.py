@@ -21,7 +21,7 @@ import numpy as np
 from bot.corpus.article import Article, Corpus, LoadProblem
 from bot.corpus.loading import load_corpus
 from bot.index.article_table import passage_counts
-from bot.index.fingerprint import article_key, full_fingerprint, index_settings
+from bot.index.fingerprint import article_keys, full_fingerprint, index_settings
 from bot.index.parts import Part, PassageIndex, articles_of
 from bot.index.postings import build_arrays
 from bot.index.runs import build_part_arrays
@@ -139,7 +139,7 @@ def build_index(
     with _build_lock(settings.index_dir):
         fingerprint = full_fingerprint(settings)
         corpus = corpus or load_corpus(settings.corpus)
-        keys = [article_key(a, settings) for a in corpus.articles]
+        keys = article_keys(corpus.articles, settings)
         metas = [dict(a.metadata(), key=k) for a, k in zip(corpus.articles, keys)]
         manifest = {
             "fingerprint": fingerprint,
@@ -251,7 +251,7 @@ def append_articles(settings: Settings, articles: list[Article], progress: bool 
     started = time.perf_counter()
     with _build_lock(settings.index_dir):
         _, base_manifest, parts, _ = load_parts(settings.index_dir)
-        metas = [dict(a.metadata(), key=article_key(a, settings)) for a in articles]
+        metas = [dict(a.metadata(), key=k) for a, k in zip(articles, article_keys(articles, settings))]
         manifest = {k: v for k, v in base_manifest.items() if k not in ("files", "parts")}
         manifest.update(fingerprint="", built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         outcome = _update(settings, parts, base_manifest, [], articles, metas, manifest, progress, None)

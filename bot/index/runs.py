@@ -185,6 +185,13 @@ def merge_range(
     )
 
 
+def rank_terms(first_seen: np.ndarray) -> np.ndarray:
+    """Each term's rank in order of first appearance (``first_seen``: its first stream position)."""
+    ranks = np.empty(len(first_seen), dtype=np.int64)
+    ranks[np.argsort(first_seen, kind="stable")] = np.arange(len(first_seen))
+    return ranks
+
+
 def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
@@ -277,7 +284,8 @@ def _build(
         time.perf_counter() - segmented_at,
     )
     per_article = _concat([d.per_article for d in done], np.int64).tolist()
-    arrays = _join_ranges(merged, positions[-1])
+    term_order = call(rank_terms, _concat([m.first_seen for m in merged], np.int64))  # (a worker sorts)
+    arrays = _join_ranges(merged, positions[-1], term_order.result())
     offsets_bytes = np.zeros(len(doc_len) + 1, dtype=np.int64)
     np.cumsum(_concat([d.text_sizes for d in done], np.int64), out=offsets_bytes[1:])
     passage_article = np.repeat(np.arange(len(per_article), dtype=np.int32), per_article)
@@ -292,15 +300,11 @@ def _build(
     return arrays, b"".join(d.texts for d in done), per_article, sum(d.segmented for d in done)
 
 
-def _join_ranges(merged: list[KeyRange], n_postings: int) -> dict[str, np.ndarray]:
+def _join_ranges(merged: list[KeyRange], n_postings: int, term_order: np.ndarray) -> dict[str, np.ndarray]:
     """The part's term rows and postings: the key ranges one after the other, with offsets
     (no ``term_idf``: a version's idf is worked out over all its parts when it is written)."""
     post_starts = np.cumsum([0] + [len(m.post_doc) for m in merged])
     row_starts = np.cumsum([0] + [len(m.term_hash) for m in merged])
-    first_seen = _concat([m.first_seen for m in merged], np.int64)
-    appearance = np.argsort(first_seen, kind="stable")
-    term_order = np.empty(len(first_seen), dtype=np.int64)
-    term_order[appearance] = np.arange(len(first_seen))
     term_ptr = np.append(_concat([m.starts + s for m, s in zip(merged, post_starts)], np.int64), n_postings)
     n_ranges = merged[0].range_tf.shape[1] if merged else 0
     return {

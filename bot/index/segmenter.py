@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.corpus.article import Article
-from bot.index.fingerprint import article_key
+from bot.index.fingerprint import article_keys
 from bot.index.keys import term_hash
 from bot.settings import Settings
 from bot.text.normalize import fold_accents, normalize
@@ -315,7 +315,7 @@ def segment_articles(
     """Each article segmented, from the cache when unchanged. Returns (results, how many were new).
 
     ``keys``: the articles' ``article_key``s, when already known."""
-    keys = keys if keys is not None else [article_key(a, settings) for a in articles]
+    keys = keys if keys is not None else article_keys(articles, settings)
     cached = cache.get_many(keys) if cache else {}
     todo = [(k, a) for k, a in zip(keys, articles) if k not in cached]
     done: dict[str, SegmentedArticle] = dict(cached)
