@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bm25-questions", default="200,50,20", help="rank-bm25 questions at <=20k, <=200k, more passages")
     p.add_argument("--limit-articles", type=int, default=0, help="use only the first N articles")
     p.add_argument("--reuse", action="store_true", help="keep the segment cache (build time then shows cache hits)")
+    p.add_argument("--workers", type=int, default=0, help="build and pyvi processes (default: index.workers)")
     p.add_argument("--quick", action="store_true", help="smoke run: 600 articles, sizes 2000,20000, 40 questions")
     p.add_argument("--plot", type=Path, default=None, help="write the latency plot here (PNG)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -168,17 +169,21 @@ def pyvi_throughput(texts: list[str], workers: int = 2) -> dict[str, float]:
 # --- building ------------------------------------------------------------------------------
 
 
-def run_cli_index(corpus: Path, index_dir: Path) -> dict[str, float]:
+def run_cli_index(corpus: Path, index_dir: Path, workers: int) -> dict[str, Any]:
+    """``python -m bot index`` (through ``bench.build_cpu``): seconds, its output, and the CPU
+    seconds of its main process and of its workers."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
+        [sys.executable, "-m", "bench.build_cpu", "--corpus", str(corpus), "--index-dir", str(index_dir)]
+        + ["--workers", str(workers)],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
-    return {"seconds": time.perf_counter() - started, "output": done.stdout.strip()}
+    cpu = json.loads(done.stderr.rsplit("BUILD_CPU ", 1)[1].splitlines()[0])
+    return {"seconds": time.perf_counter() - started, "output": done.stdout.strip(), **cpu}
 
 
 def dir_size(path: Path) -> int:
@@ -367,9 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     figures: dict[str, Any] = {"machine": "2 cores shared with other jobs", "corpus": str(args.corpus)}
 
+    from bot.index.segmenter import default_workers
+
+    workers = default_workers(settings.with_workers(args.workers or None))
     records = read_records(args.corpus, args.limit_articles)
-    log(f"{len(records)} articles; segmentation floor ...")
-    figures["segmentation"] = seg = segmentation_floor(records)
+    log(f"{len(records)} articles; segmentation floor on {workers} processes ...")
+    figures["segmentation"] = seg = segmentation_floor(records, workers)
     seg["index_over_pyvi"] = seg["index_segmentation_chars_per_s"] / seg["pyvi_only_chars_per_s"]
 
     # full build of all but the last 100 articles, then the incremental steps
@@ -380,10 +388,10 @@ def main(argv: list[str] | None = None) -> int:
     full_corpus = write_records(work / "full.jsonl.gz", records)
     texts = [r.get("text") or "" for r in records[:-100]]
     log("pyvi alone on the articles to build, before the build ...")
-    pyvi_before = pyvi_throughput(texts)
-    log("build ...")
+    pyvi_before = pyvi_throughput(texts, workers)
+    log(f"build on {workers} workers ...")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    build = run_cli_index(base_corpus, real)
+    build = run_cli_index(base_corpus, real, workers)
     chars = sum(len(r.get("text") or "") for r in records[:-100])
     figures["build"] = {
         "articles": len(records) - 100,
@@ -391,15 +399,22 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": build["seconds"],
         "chars_per_s": chars / build["seconds"],
         "peak_rss_mb": max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+        "main_peak_rss_mb": build["main_peak_rss_mb"],
+        "worker_peak_rss_mb": build["worker_peak_rss_mb"],
         "from_cache": args.reuse,
+        "workers": workers,
+        "main_cpu_s": build["main_cpu_s"],
+        "workers_cpu_s": build["workers_cpu_s"],
+        # the main process's own share of the build's CPU time (its imports and corpus loading included)
+        "main_cpu_share": build["main_cpu_s"] / max(build["main_cpu_s"] + build["workers_cpu_s"], 1e-9),
     }
     # the whole build (loading, cleaning, segmenting, arrays, saving) against pyvi alone on the same
-    # articles, both on 2 processes and both for minutes (a few seconds of pyvi on a sample swing by
+    # articles, both on the same number of processes and both for minutes (a few seconds of pyvi on a sample swing by
     # up to 40% from run to run on this machine); pyvi alone runs right before and right after the
     # build, and the build is compared with the mean of the two, so that a drift of the machine's
     # speed during the minutes of the build counts on both sides
     log("pyvi alone on the same articles, after the build ...")
-    pyvi_after = pyvi_throughput(texts)
+    pyvi_after = pyvi_throughput(texts, workers)
     seconds = (pyvi_before["seconds"] + pyvi_after["seconds"]) / 2
     figures["pyvi_alone"] = pyvi_alone = {
         "chars": pyvi_after["chars"],
@@ -479,7 +494,10 @@ def table(f: dict[str, Any]) -> str:
         f"articles ({f['pyvi_alone']['chars_per_s'] / 1e3:.0f}k chars/s, {f['pyvi_alone']['seconds']:.0f} s: the mean "
         f"of {f['pyvi_alone'].get('before_s', float('nan')):.0f} s before and "
         f"{f['pyvi_alone'].get('after_s', float('nan')):.0f} s after the build; peak RSS {build['peak_rss_mb']:.0f} MB)",
-        f"segmentation on 2 processes: pyvi alone {seg['pyvi_only_chars_per_s'] / 1e3:.0f}k chars/s, "
+        f"build on {build.get('workers', 2)} workers: main process {build.get('main_cpu_s', float('nan')):.1f} s of CPU, "
+        f"workers {build.get('workers_cpu_s', float('nan')):.1f} s: main share {build.get('main_cpu_share', float('nan')):.1%}"
+        + (" (too few characters for workers: all in the main process)" if build.get("workers_cpu_s") == 0 else ""),
+        f"segmentation on {seg.get('workers', 2)} processes: pyvi alone {seg['pyvi_only_chars_per_s'] / 1e3:.0f}k chars/s, "
         f"index terms {seg['index_segmentation_chars_per_s'] / 1e3:.0f}k chars/s ({seg['index_over_pyvi']:.0%})",
         f"add 100 articles: {f['add_100_articles']['seconds']:.1f} s; remove 1 + change 1: "
         f"{f['remove_1_change_1']['seconds']:.1f} s",

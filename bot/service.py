@@ -26,7 +26,7 @@ from bot.corpus.article import same_id
 from bot.corpus.ingest import load_outlets
 from bot.corpus.loading import ParsedFiles, load_corpus
 from bot.corpus.pulling import PullEvent, PullReport, pull_feeds, state_path
-from bot.index.builder import BuildReport, build_index, ensure_index
+from bot.index.builder import BuildReport, build_index, ensure_index, refresh_index
 from bot.index.fingerprint import full_fingerprint
 from bot.index.parts import PassageIndex
 from bot.index.storage import (
@@ -130,7 +130,7 @@ def build(settings: Settings, force: bool = False, progress: bool = False) -> Bu
         report = build_index(settings, progress=progress, full=True)
         report.reason = "forced"
         return report
-    return ensure_index(settings, progress=progress)[1]
+    return refresh_index(settings, progress=progress)
 
 
 class Service:

@@ -111,6 +111,7 @@ class Settings:
     index_dir: Path
     preload_index: bool = False  # read the index files into the page cache at load (see config/settings.yaml)
     index_memory_mb: float = 0  # index pages kept mapped at most, in MB (0: no bound)
+    index_workers: int = 0  # processes that segment a build's articles (0: every core)
     min_chars: int = 200
     max_chars: int = 900
     terms: TermOptions = TermOptions()
@@ -135,6 +136,10 @@ class Settings:
             "title_in_passages": self.title_in_passages,
             "bm25": vars(self.bm25),
         }
+
+    def with_workers(self, workers: int | None) -> Settings:
+        """The same settings with ``workers`` build processes (None: as configured)."""
+        return self if workers is None else replace(self, index_workers=workers)
 
     def with_paths(self, corpus: Path | None = None, index_dir: Path | None = None) -> Settings:
         """The same settings with another corpus or index folder."""
@@ -378,6 +383,7 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         index_dir=read.path("index_dir", base, DEFAULT_INDEX_DIR),
         preload_index=read.flag("preload_index", default(Settings, "preload_index")),
         index_memory_mb=read.number("index_memory_mb", default(Settings, "index_memory_mb"), 0, 1_000_000),
+        index_workers=read.number("index.workers", default(Settings, "index_workers"), 0, 4096, integer=True),
         min_chars=min_chars,
         max_chars=max_chars,
         terms=TermOptions(

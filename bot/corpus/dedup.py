@@ -13,14 +13,17 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from bot.corpus.article import Article
 from bot.text.cleaning import clean_lines
 from bot.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from datasketch import MinHash  # imported where used: it imports scipy (about 1 s at every start)
 
 SHINGLE_WORDS = 5
 NUM_PERM = 64
@@ -81,6 +84,8 @@ def is_near_duplicate(a: set[int], b: set[int]) -> bool:
 
 
 def _sketch(shingle_set: set[int]) -> MinHash:
+    from datasketch import MinHash
+
     sketch = MinHash(num_perm=NUM_PERM, hashfunc=int)
     if shingle_set:
         sketch.update_batch(np.fromiter(shingle_set, dtype=np.uint64, count=len(shingle_set)))
@@ -124,6 +129,8 @@ class DuplicateFinder:
         self._by_key: dict[str, str] = {}
         self._articles: dict[str, Article] = {}
         self._shingles: dict[str, set[int]] = {}  # of the candidates checked so far
+        from datasketch import MinHashLSH
+
         self._lsh = MinHashLSH(threshold=_LSH_THRESHOLD, num_perm=NUM_PERM)
 
     def __len__(self) -> int:

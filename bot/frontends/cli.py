@@ -90,6 +90,7 @@ def build_parser(messages: Messages, lang: str = "vi", prog: str = "python -m bo
     p = command("index")
     _add_paths(p, h)
     p.add_argument("--force", action="store_true", help=h["force"])
+    p.add_argument("--workers", type=int, default=None, metavar="N", help=h["workers"])
 
     p = command("ask")
     p.add_argument("question", help=h["question"])
@@ -229,7 +230,9 @@ def _show(text: str) -> None:
 
 
 def cmd_index(args: argparse.Namespace, run: Run) -> int:
-    settings = _settings(args)
+    if args.workers is not None:
+        _check_range(run, "--workers", args.workers, 1, 1024)
+    settings = _settings(args).with_workers(args.workers)
     with notice(run.text("cli_building", corpus=settings.corpus)):
         report = build(settings, force=args.force, progress=_progress())
     _print_problems(report.problems, run)

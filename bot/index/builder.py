@@ -21,10 +21,11 @@ import numpy as np
 from bot.corpus.article import Article, Corpus, LoadProblem
 from bot.corpus.loading import load_corpus
 from bot.index.article_table import passage_counts
-from bot.index.fingerprint import article_key, full_fingerprint, index_settings
+from bot.index.fingerprint import article_keys, full_fingerprint, index_settings
 from bot.index.parts import Part, PassageIndex, articles_of
 from bot.index.postings import build_arrays
-from bot.index.segment_cache import SegmentCache
+from bot.index.runs import build_part_arrays
+from bot.index.segment_cache import SEGMENT_CACHE_FILE, SegmentCache
 from bot.index.segmenter import SegmentedArticle, segment_articles
 from bot.index.storage import (
     IndexError_,
@@ -33,6 +34,7 @@ from bot.index.storage import (
     load_index,
     load_parts,
     new_part_name,
+    remove_stale_temporaries,
     write_version,
 )
 from bot.settings import Settings
@@ -139,7 +141,7 @@ def build_index(
     with _build_lock(settings.index_dir):
         fingerprint = full_fingerprint(settings)
         corpus = corpus or load_corpus(settings.corpus)
-        keys = [article_key(a, settings) for a in corpus.articles]
+        keys = article_keys(corpus.articles, settings)
         metas = [dict(a.metadata(), key=k) for a, k in zip(corpus.articles, keys)]
         manifest = {
             "fingerprint": fingerprint,
@@ -156,13 +158,16 @@ def build_index(
         )
         if isinstance(outcome, FullBuildDue):
             log.debug("building the index in full: %s", outcome.reason)
-            cache = SegmentCache.in_index(settings.index_dir)
+            SegmentCache.in_index(settings.index_dir).close()  # made (WAL) before the workers write to it
+            cache_path = settings.index_dir / SEGMENT_CACHE_FILE
+            arrays, texts, per_article, fresh = build_part_arrays(
+                corpus.articles, keys, settings, cache_path, progress=progress
+            )
+            cache = SegmentCache(cache_path)
             try:
-                segmented, fresh = segment_articles(corpus.articles, settings, cache, progress=progress, keys=keys)
                 cache.keep_only(set(keys))
             finally:
                 cache.close()
-            arrays, texts, per_article = build_arrays(segmented, settings.bm25.epsilon)
             part = Part(new_part_name("m"), arrays, texts, _article_list(metas, per_article))
             write_version(settings.index_dir, [part], manifest, settings.bm25.epsilon)
             outcome = BuildReport(
@@ -248,7 +253,7 @@ def append_articles(settings: Settings, articles: list[Article], progress: bool 
     started = time.perf_counter()
     with _build_lock(settings.index_dir):
         _, base_manifest, parts, _ = load_parts(settings.index_dir)
-        metas = [dict(a.metadata(), key=article_key(a, settings)) for a in articles]
+        metas = [dict(a.metadata(), key=k) for a, k in zip(articles, article_keys(articles, settings))]
         manifest = {k: v for k, v in base_manifest.items() if k not in ("files", "parts")}
         manifest.update(fingerprint="", built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         outcome = _update(settings, parts, base_manifest, [], articles, metas, manifest, progress, None)
@@ -367,8 +372,24 @@ def _update(
 def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageIndex, BuildReport]:
     """Load the index; build it when missing, stale (corpus or settings changed) or damaged."""
     started = time.perf_counter()
+    index, report = _check_or_build(settings, progress)
+    if index is None:
+        index = load_configured_index(settings)
+        report.seconds = time.perf_counter() - started
+    return index, report
+
+
+def refresh_index(settings: Settings, progress: bool = False) -> BuildReport:
+    """``ensure_index`` without loading the index once built (what ``bot index`` needs)."""
+    return _check_or_build(settings, progress)[1]
+
+
+def _check_or_build(settings: Settings, progress: bool) -> tuple[PassageIndex | None, BuildReport]:
+    """The current index when up to date; else None and the report of the build that made it so."""
+    started = time.perf_counter()
     if not settings.corpus.exists():
         raise FileNotFoundError(str(settings.corpus))
+    remove_stale_temporaries(settings.index_dir)  # of a killed build (the index may be up to date)
     reason = ""
     try:
         index = load_configured_index(settings)
@@ -391,4 +412,4 @@ def ensure_index(settings: Settings, progress: bool = False) -> tuple[PassageInd
     report.action = "built" if reason.startswith("no index") else "rebuilt"
     report.reason = reason
     report.seconds = time.perf_counter() - started
-    return load_configured_index(settings), report
+    return None, report

@@ -39,10 +39,18 @@ def segment_settings(settings: Settings) -> dict[str, Any]:
 
 def article_key(article: Article, settings: Settings) -> str:
     """A hash of what an article's segmentation depends on: its text, title and settings."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(segment_settings(settings), sort_keys=True).encode())
-    digest.update(b"\0" + article.title.encode() + b"\0" + article.text.encode())
-    return digest.hexdigest()
+    return article_keys([article], settings)[0]
+
+
+def article_keys(articles: list[Article], settings: Settings) -> list[str]:
+    """``article_key`` of each article (the settings, abbreviations included, hashed once)."""
+    start = hashlib.sha256(json.dumps(segment_settings(settings), sort_keys=True).encode())
+    keys = []
+    for article in articles:
+        digest = start.copy()
+        digest.update(b"\0" + article.title.encode() + b"\0" + article.text.encode())
+        keys.append(digest.hexdigest())
+    return keys
 
 
 def settings_fingerprint(settings: Settings) -> str:

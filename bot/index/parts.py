@@ -118,6 +118,16 @@ class Part:
         return np.concatenate(spans).astype(np.int64) if spans else np.zeros(0, dtype=np.int64)
 
 
+def _is_permutation(order: np.ndarray) -> bool:
+    """Whether ``order`` holds each of 0 .. len - 1 once (then it ranks itself)."""
+    n = len(order)
+    if n == 0:
+        return True
+    if int(order.min()) < 0 or int(order.max()) >= n:
+        return False
+    return bool(np.all(np.bincount(order, minlength=n) == 1))
+
+
 def global_idf(parts: list[Part], n_live: int, epsilon: float) -> np.ndarray:
     """BM25Okapi idf of every part's term rows (concatenated, part after part) over the live corpus.
 
@@ -142,7 +152,10 @@ def global_idf(parts: list[Part], n_live: int, epsilon: float) -> np.ndarray:
             hit = earlier[pos] == hashes[todo] if len(earlier) else np.zeros(len(todo), dtype=bool)
             gid[todo[hit]] = gids[j][pos[hit]]
         new = np.flatnonzero(gid < 0)
-        if len(new):  # new terms follow in the part's order of first appearance
+        if len(new) == len(order) and _is_permutation(order):  # all new (the first part): ranks as they are
+            gid = next_gid + order.astype(np.int64)
+            next_gid += len(new)
+        elif len(new):  # new terms follow in the part's order of first appearance
             ranks = np.empty(len(new), dtype=np.int64)
             ranks[np.argsort(order[new], kind="stable")] = np.arange(len(new))
             gid[new] = next_gid + ranks

@@ -18,11 +18,20 @@ SEGMENT_CACHE_FILE = "segments.sqlite"  # in the index folder
 
 
 class SegmentCache:
-    """Segmented articles by content key, in SQLite (each write is its own transaction)."""
+    """Segmented articles by content key, in SQLite (each write is its own transaction).
 
-    def __init__(self, path: Path):
+    The database is in WAL mode: a build's worker processes each write their own rows through
+    their own connection, waiting for each other's writes (``timeout``) without blocking readers.
+    A commit is not synced to disk (``synchronous=NORMAL``): a power cut may lose the last rows,
+    which are then segmented again, but never leaves the database inconsistent.
+    """
+
+    def __init__(self, path: Path, timeout: float = 60):
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=60)
+        self.db = sqlite3.connect(str(path), timeout=timeout)
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync a commit (WAL stays consistent)
         self.db.execute("CREATE TABLE IF NOT EXISTS seg (key TEXT PRIMARY KEY, data BLOB)")
 
     @classmethod

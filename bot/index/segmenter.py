@@ -7,8 +7,10 @@ numbering that makes the counting fast (``TermIds``), so no memo is shared throu
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import signal
 import struct
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.corpus.article import Article
-from bot.index.fingerprint import article_key
+from bot.index.fingerprint import article_keys
 from bot.index.keys import term_hash
 from bot.settings import Settings
 from bot.text.normalize import fold_accents, normalize
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from bot.index.segment_cache import SegmentCache
 
 TERM_IDS_SIZE = 1_000_000  # terms a numbering holds before it starts again (bigger costs more in cache misses)
+PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent dies
+POOL_MIN_CHARS = 2_000_000  # fewer characters to segment: in this process (starting workers would cost more)
 
 
 @dataclass(frozen=True)
@@ -259,11 +263,39 @@ def _count_terms(
 
 # --- segmenting a build's articles (in worker processes when there are many) -------------
 
+
+def default_workers(settings: Settings) -> int:
+    """Segmenting processes of a build: ``index.workers``, or every core this process may use (0)."""
+    if settings.index_workers > 0:
+        return settings.index_workers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 _worker: Segmenter | None = None  # a worker process's own segmenter (set by ``_start_worker``, there only)
 
 
-def _start_worker(min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool) -> None:
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker process when its parent (pid ``parent``, the build's main
+    process) dies: a killed build leaves no worker behind, blocked on a result nobody reads.
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere nothing is done."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _start_worker(
+    min_chars: int, max_chars: int, options: TermOptions, title_in_passages: bool, parent: int = 0
+) -> None:
     global _worker
+    if parent:
+        die_with_parent(parent)
     _worker = Segmenter(min_chars, max_chars, options, title_in_passages)
 
 
@@ -283,17 +315,17 @@ def segment_articles(
     """Each article segmented, from the cache when unchanged. Returns (results, how many were new).
 
     ``keys``: the articles' ``article_key``s, when already known."""
-    keys = keys if keys is not None else [article_key(a, settings) for a in articles]
+    keys = keys if keys is not None else article_keys(articles, settings)
     cached = cache.get_many(keys) if cache else {}
     todo = [(k, a) for k, a in zip(keys, articles) if k not in cached]
     done: dict[str, SegmentedArticle] = dict(cached)
     if todo:
-        args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages)
-        workers = workers or min(os.cpu_count() or 1, 4)
+        args = (settings.min_chars, settings.max_chars, settings.terms, settings.title_in_passages, os.getpid())
+        workers = workers or default_workers(settings)
         total_chars = sum(len(a.text) for _, a in todo)
         batches = _batches(todo, max(1, min(100, len(todo) // (workers * 4) or 1)))  # small: no long tail
         bar = _progress(total_chars, progress)
-        if workers > 1 and total_chars > 2_000_000:
+        if workers > 1 and total_chars > POOL_MIN_CHARS:
             with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=args) as pool:
                 futures = [pool.submit(_segment_in_worker, b) for b in batches]
                 for batch, future in zip(batches, futures):

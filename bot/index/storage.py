@@ -305,6 +305,16 @@ def save_index(
     return write_version(index_dir, [part], manifest, epsilon)
 
 
+def remove_stale_temporaries(index_dir: Path) -> None:
+    """Remove the temporary folders (``.tmp-*``: a version being written, a build's runs) that a
+    killed build left behind: those whose writer (pid in the name) is no longer running."""
+    if not index_dir.is_dir():
+        return
+    for path in index_dir.iterdir():
+        if path.name.startswith(".tmp-") and path.is_dir() and not _pid_alive(path.name):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _remove_old_versions(index_dir: Path, keep: str) -> None:
     for path in index_dir.iterdir():
         if path.is_dir() and path.name != keep and (path.name.startswith("v-") or path.name.startswith(".tmp-")):
