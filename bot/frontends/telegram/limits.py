@@ -54,7 +54,8 @@ class SlidingWindow:
         self._expire(now)
         return not self.times and not self.lock.locked()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Wait for a free slot and take it; returns the slot's time (for ``settle``)."""
         loop = asyncio.get_running_loop()
         async with self.lock:
             while True:
@@ -62,8 +63,17 @@ class SlidingWindow:
                 self._expire(now)
                 if len(self.times) < self.max_rate:
                     self.times.append(now)
-                    return
+                    return now
                 await asyncio.sleep(self.period - (now - self.times[0]))
+
+    def settle(self, taken: float) -> None:
+        """The request of the slot taken at ``taken`` is over: the slot counts from now, since
+        Telegram saw the message no later (a request delayed on its way, by a busy machine,
+        cannot bring two messages closer together than the window allows). Appending now keeps
+        the times in order: every other slot was taken no later."""
+        with contextlib.suppress(ValueError):
+            self.times.remove(taken)
+        self.times.append(asyncio.get_running_loop().time())
 
 
 class ChatRateLimiter(AIORateLimiter):
@@ -121,13 +131,15 @@ class ChatRateLimiter(AIORateLimiter):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
         async def paced(*a: Any, **kw: Any) -> Any:  # also paces each retry
-            await window.acquire()
+            taken = await window.acquire()
             try:
                 return await callback(*a, **kw)
             except Exception:
                 if self.refused is not None:
                     self.refused(endpoint)
                 raise
+            finally:
+                window.settle(taken)
 
         result = await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
         if self.delivered is not None:
