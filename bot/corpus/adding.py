@@ -85,12 +85,7 @@ def add_files(
     outlets = tuple(outlets)
     report = AddReport()
     with corpus_lock(lock_file):
-        remove_stale_temp_files(corpus_dir)
-        corpus = load_corpus(corpus_dir, parsed)
-        finder = DuplicateFinder()
-        for article in corpus.articles:
-            finder.add(article)
-        taken = _taken_ids(corpus_dir, corpus.articles)
+        writer = _NewArticles(corpus_dir, parsed)
         found = input_files(paths)
         report.failed.extend(found.problems)
         report.ignored = found.ignored
@@ -99,17 +94,7 @@ def add_files(
             report.failed.extend(p for p in problems if not p.loaded)
             report.warnings.extend(p for p in problems if p.loaded)
             for article in articles:
-                fingerprint = Fingerprint(article)
-                duplicate = finder.find(article, fingerprint)
-                if duplicate:
-                    report.skipped.append(Skipped(_origin(article), article.title, duplicate))
-                    continue
-                origin = _origin(article)
-                article = dataclasses.replace(article, id=next_id(taken), path=None)
-                stored = write_article(article, corpus_dir, {"added_from": origin})
-                taken.add(article.id)
-                finder.add(article, fingerprint)  # url, text and title are unchanged by the new id
-                report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
+                writer.add(article, _origin(article), report)
     return report
 
 
@@ -126,24 +111,36 @@ def add_articles(
     corpus_dir.mkdir(parents=True, exist_ok=True)
     report = AddReport()
     with corpus_lock(lock_file):
+        writer = _NewArticles(corpus_dir, parsed)
+        for article, origin in items:
+            writer.add(article, origin, report, extra)
+    return report
+
+
+class _NewArticles:
+    """Adds articles to a corpus folder (whose lock the caller holds): a duplicate of one it holds
+    is skipped, a new one gets the next free id and is written atomically before the next."""
+
+    def __init__(self, corpus_dir: Path, parsed: ParsedFiles | None) -> None:
         remove_stale_temp_files(corpus_dir)
         corpus = load_corpus(corpus_dir, parsed)
-        finder = DuplicateFinder()
+        self.corpus_dir = corpus_dir
+        self.finder = DuplicateFinder()
         for article in corpus.articles:
-            finder.add(article)
-        taken = _taken_ids(corpus_dir, corpus.articles)
-        for article, origin in items:
-            fingerprint = Fingerprint(article)
-            duplicate = finder.find(article, fingerprint)
-            if duplicate:
-                report.skipped.append(Skipped(origin, article.title, duplicate))
-                continue
-            article = dataclasses.replace(article, id=next_id(taken), path=None)
-            stored = write_article(article, corpus_dir, {"added_from": origin, **(extra or {})})
-            taken.add(article.id)
-            finder.add(article, fingerprint)
-            report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
-    return report
+            self.finder.add(article)
+        self.taken = _taken_ids(corpus_dir, corpus.articles)
+
+    def add(self, article: Article, origin: str, report: AddReport, extra: dict[str, object] | None = None) -> None:
+        fingerprint = Fingerprint(article)
+        duplicate = self.finder.find(article, fingerprint)
+        if duplicate:
+            report.skipped.append(Skipped(origin, article.title, duplicate))
+            return
+        article = dataclasses.replace(article, id=next_id(self.taken), path=None)
+        stored = write_article(article, self.corpus_dir, {"added_from": origin, **(extra or {})})
+        self.taken.add(article.id)
+        self.finder.add(article, fingerprint)  # url, text and title are unchanged by the new id
+        report.added.append(Added(dataclasses.replace(article, path=str(stored)), stored, origin))
 
 
 def replace_article(old: Article, new: Article, lock_file: Path, extra: dict[str, object] | None = None) -> Article:
