@@ -24,8 +24,9 @@ def start_serve(
     stdout: int | IO = subprocess.PIPE,
     stderr: int | IO = subprocess.PIPE,
     inbox: Path | None = None,
+    lang: str = "en",
 ) -> subprocess.Popen:
-    """Start ``python -m bot -v --lang en serve`` with the token and the Bot API address in its
+    """Start ``python -m bot -v --lang en serve`` (or another ``lang``) with the token and the Bot API address in its
     environment (English: the tests read its lines).
 
     ``inbox``: the inbox of fetched updates (default: a new one in a temporary folder; pass
@@ -40,7 +41,7 @@ def start_serve(
         "bot",
         "-v",
         "--lang",
-        "en",
+        lang,
         "serve",
         "--corpus",
         str(corpus),

@@ -23,8 +23,22 @@ pytestmark = pytest.mark.slow  # `python -m bot serve` processes
 QUESTION = "Ai là Bí thư Thành ủy Hà Nội dự Đại hội Đảng bộ khối lần thứ XIII?"
 
 
-def start_serve(api: FakeBotApi, settings, *extra: str, env: dict | None = None):
-    return _start(api, settings.corpus, settings.index_dir, *extra, env=env)
+def start_serve(api: FakeBotApi, settings, *extra: str, env: dict | None = None, lang: str = "en"):
+    return _start(api, settings.corpus, settings.index_dir, *extra, env=env, lang=lang)
+
+
+def test_serve_says_what_it_does_in_the_run_language(shipped):
+    settings, _ = shipped
+    with FakeBotApi() as api:
+        process = start_serve(api, settings, lang="vi")
+        try:
+            api.wait_for("getUpdates", timeout=40)
+        finally:
+            out, err = stop(process)
+    assert process.returncode == 0, err
+    assert "đang khởi động bot Telegram (Bot API: 127.0.0.1:" in out
+    assert "đã kết nối với tên @TinTucBot (long polling); bấm Ctrl+C để dừng" in out
+    assert "starting the Telegram bot" not in out + err and "connected as" not in out + err
 
 
 def test_serve_answers_a_private_message_over_long_polling(shipped):

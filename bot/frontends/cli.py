@@ -421,7 +421,7 @@ def cmd_serve(args: argparse.Namespace, run: Run) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_LibraryTracebacks())
     try:
-        serve(service, messages, environment)
+        serve(service, messages, environment, lang=run.lang)
     except Exception as exc:  # start-up failures become one line; anything else is re-raised
         line = serve_failure(exc, environment, settings, run)
         if line is None:

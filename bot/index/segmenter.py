@@ -356,4 +356,4 @@ def _store(results: list[SegmentedArticle], done: dict[str, SegmentedArticle], c
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="ch", unit_scale=True, desc="segmenting", disable=not enabled, leave=False)
+    return tqdm(total=total, unit="ch", unit_scale=True, desc="pyvi", disable=not enabled, leave=False)

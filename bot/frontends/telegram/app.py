@@ -72,12 +72,10 @@ async def on_startup(application: Application) -> None:
         await register_commands(application)
     except TelegramError as exc:
         log.warning("could not register the command menus: %s", exc)
-    mode = application.bot_data["replies"].settings.telegram.mode
-    print(
-        f"connected as @{application.bot.username} ({'long polling' if mode == 'polling' else 'webhook'}); "
-        "press Ctrl+C to stop",
-        flush=True,
-    )
+    replies = application.bot_data["replies"]
+    lang = application.bot_data.get("run_lang", DEFAULT_LANGUAGE)
+    mode = replies.messages.get(f"serve_mode_{replies.settings.telegram.mode}", lang)
+    print(replies.messages.get("serve_connected", lang, name=application.bot.username, mode=mode), flush=True)
 
 
 def api_urls(base_url: str) -> tuple[str, str]:
@@ -167,15 +165,24 @@ def build_application(
     return application
 
 
-def serve(service: Service, messages: Messages, environment: Environment, out: TextIO = sys.stdout) -> None:
-    """Run the bot until Ctrl+C (or SIGTERM): long polling, or a webhook server if configured."""
+def serve(
+    service: Service,
+    messages: Messages,
+    environment: Environment,
+    out: TextIO = sys.stdout,
+    lang: str = DEFAULT_LANGUAGE,
+) -> None:
+    """Run the bot until Ctrl+C (or SIGTERM): long polling, or a webhook server if configured;
+    the start-up lines in ``lang`` (the run's language; each chat is answered in its own)."""
     protect_token_in_logs(environment.token)
     quiet_library_logs()
     base_url = environment.api_base_url
     options = service.settings.telegram
     application = build_application(service, messages, environment.token, base_url, updater=options.mode == "webhook")
     where = base_url or "https://api.telegram.org/bot"
-    print(f"starting the Telegram bot (Bot API: {where.split('://', 1)[-1].split('/', 1)[0]})", file=out, flush=True)
+    application.bot_data["run_lang"] = lang
+    host = where.split("://", 1)[-1].split("/", 1)[0]
+    print(messages.get("serve_starting", lang, where=host), file=out, flush=True)
     if options.mode == "webhook":
         application.run_webhook(
             listen=options.webhook_listen,
