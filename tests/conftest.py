@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -55,3 +56,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/fake_bot_api.p
 def shipped(settings, shipped_index) -> tuple[Settings, PassageIndex]:
     """The project settings (index in a temporary folder) and the shipped corpus's index."""
     return settings, shipped_index
+
+
+@pytest.fixture
+def own(shipped, tmp_path) -> Settings:
+    """Settings with a copy of the shipped corpus (in ``tmp_path / "corpus"``) and an index of its own."""
+    settings, _ = shipped
+    corpus = tmp_path / "corpus"
+    shutil.copytree(settings.corpus, corpus)
+    settings = settings.with_paths(corpus, tmp_path / "index")
+    ensure_index(settings)
+    return settings

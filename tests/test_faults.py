@@ -5,14 +5,12 @@ Pending: SIGKILL during ``add`` (the ``add`` command is being built; see docs/re
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 
 import pytest
 import yaml
 
-from bot.index.builder import ensure_index
 from bot.index.storage import current_version
 from bot_process import ROOT, start_serve, stop
 from fake_bot_api import ADMIN, TOKEN, USER, FakeBotApi, telegram_html_to_text
@@ -42,12 +40,9 @@ def _flip_last_byte(path) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_damaged_index_is_rebuilt_at_start_up_and_at_reload(shipped, tmp_path):
-    settings, index = shipped
-    corpus = tmp_path / "corpus"
-    shutil.copytree(settings.corpus, corpus)
-    settings = settings.with_paths(corpus, tmp_path / "index")
-    ensure_index(settings)
+def test_damaged_index_is_rebuilt_at_start_up_and_at_reload(own, shipped, tmp_path):
+    settings, (_, index) = own, shipped
+    corpus = settings.corpus
     os.truncate(next(current_version(settings.index_dir).glob("*.passages.txt")), 10)
     with FakeBotApi() as api:
         process = start_serve(api, corpus, settings.index_dir, "--config", _admin_config(tmp_path))

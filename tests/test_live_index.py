@@ -20,17 +20,6 @@ from conftest import write_article
 QUESTION = "Ai là Bí thư Thành ủy Hà Nội dự Đại hội Đảng bộ khối lần thứ XIII?"
 
 
-@pytest.fixture
-def own(shipped, tmp_path):
-    """Settings with a copy of the shipped corpus and an index of its own."""
-    settings, _ = shipped
-    corpus = tmp_path / "corpus"
-    shutil.copytree(settings.corpus, corpus)
-    settings = settings.with_paths(corpus, tmp_path / "index")
-    ensure_index(settings)
-    return settings
-
-
 def test_a_file_truncated_in_place_is_seen_before_it_is_read(own):
     service = Service(own)
     assert service.ask(QUESTION).status == "ok"

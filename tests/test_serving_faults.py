@@ -7,14 +7,12 @@ on deleted messages and an index file truncated under the running bot."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 
 import pytest
 import yaml
 
-from bot.index.builder import ensure_index
 from bot.index.storage import current_version
 from bot_process import ROOT, start_serve, stop
 from fake_bot_api import TOKEN, USER, FakeBotApi, telegram_html_to_text
@@ -333,14 +331,11 @@ def test_html_error_pages_unreadable_updates_and_deleted_messages(shipped):
     assert "message that is gone" in err
 
 
-def test_truncated_live_index_file_does_not_kill_the_bot(shipped, tmp_path):
+def test_truncated_live_index_file_does_not_kill_the_bot(own):
     """A mapped index file truncated in place under the running bot (an index copied over the
     live folder): the bot says it is rebuilding, logs one line, rebuilds and answers."""
-    settings, index = shipped
-    corpus = tmp_path / "corpus"
-    shutil.copytree(settings.corpus, corpus)
-    settings = settings.with_paths(corpus, tmp_path / "index")
-    ensure_index(settings)
+    settings = own
+    corpus = settings.corpus
     with FakeBotApi() as api:
         process = start_serve(api, corpus, settings.index_dir)
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import shutil
 import sys
 import time
 from typing import Any
@@ -334,10 +333,8 @@ def test_inline_query_offers_passages(bot, shipped):
 # --- administration and robustness -------------------------------------------------------------
 
 
-def test_reload_by_admin_picks_up_a_new_article_and_strangers_are_refused(api, shipped, tmp_path):
-    settings, _ = shipped
-    shutil.copytree(settings.corpus, tmp_path / "corpus")
-    settings = settings.with_paths(tmp_path / "corpus", tmp_path / "index")
+def test_reload_by_admin_picks_up_a_new_article_and_strangers_are_refused(api, own, tmp_path):
+    settings = own
     index, _ = ensure_index(settings)
     question = "Hợp tác xã Tân Lợi trồng bao nhiêu héc-ta sầu riêng?"
     with bot_running(api, settings, index, admin_user_ids=frozenset({ADMIN["id"]})):

@@ -24,7 +24,7 @@ from typing import Any, TextIO, TypeVar
 from bot.answer.filters import FilterError, make_filter
 from bot.corpus.adding import AddReport
 from bot.corpus.article import Corpus, LoadProblem
-from bot.frontends.messages import Messages, format_date, format_source, load_messages, run_language
+from bot.frontends.messages import Messages, load_messages, run_language, stored_line
 from bot.frontends.render import render_answer, render_source, render_sources
 from bot.frontends.terminal import for_terminal, terminal_width
 from bot.service import BuildMode, BuildReport, IndexAction, Service, ServiceError, build, configure
@@ -292,11 +292,7 @@ def cmd_source(args: argparse.Namespace, run: Run) -> int:
 
 def _print_add_report(report: AddReport, messages: Messages, run: Run) -> None:
     for item in report.added:
-        a = item.article
-        inferred = run.text("cli_inferred", fields=", ".join(a.inferred)) if a.inferred else ""
-        source, date = format_source(a.source, messages, run.lang), format_date(a.date, messages, run.lang)
-        values = dict(id=a.id, title=a.title, source=source, date=date, inferred=inferred, origin=item.origin)
-        print(run.text("cli_added", **values))
+        print(stored_line("cli_added", item.article, item.origin, messages, run.lang))
     for skipped in report.skipped:
         duplicate = skipped.duplicate
         print(run.text("cli_skipped", origin=skipped.origin, id=duplicate.article_id, reason=duplicate.reason))

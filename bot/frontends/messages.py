@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from bot.corpus.article import Article
 from bot.settings import ConfigError, Settings, default
 
 DEFAULT_LANGUAGE = "vi"
@@ -85,3 +86,19 @@ def format_date(value: dt.date | None, messages: Messages, lang: str = DEFAULT_L
 
 def format_source(source: str | None, messages: Messages, lang: str = DEFAULT_LANGUAGE) -> str:
     return source or messages.get("unknown_source", lang)
+
+
+def stored_line(key: str, article: Article, origin: str, messages: Messages, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A line saying an article was stored ('cli_added', 'pull_updated'): its id, title, source,
+    date, what was inferred, and where it came from."""
+    inferred = messages.get("cli_inferred", lang, fields=", ".join(article.inferred)) if article.inferred else ""
+    return messages.get(
+        key,
+        lang,
+        id=article.id,
+        title=article.title,
+        source=format_source(article.source, messages, lang),
+        date=format_date(article.date, messages, lang),
+        inferred=inferred,
+        origin=origin,
+    )

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from bot.corpus.pulling import Outcome, PullEvent, PullReport
-from bot.frontends.messages import Messages, format_date, format_source
+from bot.frontends.messages import Messages, stored_line
 
 
 def pull_line(event: PullEvent, messages: Messages, lang: str = "vi") -> str:
     """'added 012: Title — Source, 10/06/2024 <- URL', 'skipped URL: why', 'failed URL: why'."""
     a = event.article
     if a is not None and event.outcome in (Outcome.ADDED, Outcome.UPDATED):
-        return messages.get(
-            f"pull_{event.outcome}",
-            lang,
-            id=a.id,
-            title=a.title,
-            source=format_source(a.source, messages, lang),
-            date=format_date(a.date, messages, lang),
-            url=event.url,
-        )
+        key = "cli_added" if event.outcome is Outcome.ADDED else "pull_updated"
+        return stored_line(key, a, event.url, messages, lang)
     return messages.get(
         "pull_other",
         lang,

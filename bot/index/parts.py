@@ -232,6 +232,9 @@ class PassageIndex:
     _read_texts: dict[int, str] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )  # passage texts read lately (a question reads its candidates' several times)
+    derived: dict[str, Any] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )  # what other layers work out from this index once and keep with it (by name)
 
     def __post_init__(self) -> None:
         compile_scorer(wait=False)  # before the first question, not during it (compiled aside when not cached)

@@ -3,7 +3,6 @@ two of them stand side by side (``bot.text.diacritics`` does the decoding)."""
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 
 from bot.index.keys import term_hash
@@ -17,20 +16,15 @@ class IndexDiacritics:
     """Restores a question's diacritics with one index's passage counts (remembered per index)."""
 
     def __init__(self, index: PassageIndex):
-        self._index_ref = weakref.ref(index)  # not kept alive by this cache
+        self._index = index
         self._counts: dict[str, int] = {}
         self._forms: dict[str, list[str]] = {}
-
-    def _index(self) -> PassageIndex:
-        index = self._index_ref()
-        assert index is not None, "the index was dropped"
-        return index
 
     def count(self, term: str) -> int:
         """How many passages hold the term (remembered)."""
         found = self._counts.get(term)
         if found is None:
-            found = self._counts[term] = self._index().df(term_hash(term))
+            found = self._counts[term] = self._index.df(term_hash(term))
         return found
 
     def pair_count(self, first: str, second: str) -> int:
@@ -47,19 +41,13 @@ class IndexDiacritics:
 
     def restore(self, text: str) -> str:
         """The text with its accent-free words written with the likeliest diacritics."""
-        return restore_text(
-            text,
-            lambda run: restore_syllables(run, self.forms, self.count, self.pair_count, max(self._index().n_live, 1)),
-        )
-
-
-_BY_INDEX: dict[int, IndexDiacritics] = {}  # by id() of a live index
+        total = max(self._index.n_live, 1)
+        return restore_text(text, lambda run: restore_syllables(run, self.forms, self.count, self.pair_count, total))
 
 
 def index_diacritics(index: PassageIndex) -> IndexDiacritics:
-    """The restorer of this index (one per loaded index, dropped with it: its counts are remembered)."""
-    found = _BY_INDEX.get(id(index))
-    if found is None or found._index() is not index:
-        found = _BY_INDEX[id(index)] = IndexDiacritics(index)
-        weakref.finalize(index, _BY_INDEX.pop, id(index), None)
+    """The restorer of this index (one per loaded index, kept with it: its counts are remembered)."""
+    found = index.derived.get("diacritics")
+    if found is None:
+        found = index.derived["diacritics"] = IndexDiacritics(index)
     return found
